@@ -1,0 +1,82 @@
+"""`python -m bundle <command>`: the bundle's command line. Errors print a message, never a traceback."""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from bundle.errors import BundleError
+
+
+def cmd_artifact(args) -> int:
+    from bundle.artifact import build_artifact
+
+    artifact = build_artifact(image_version=args.image_version, out_dir=args.out, force=args.force)
+    print(json.dumps(artifact.summary(), indent=2))
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from bundle.serving import LocalEndpoint
+
+    path = args.artifact or _default_artifact_path()
+    endpoint = LocalEndpoint(path, args.host, args.port, endpoint_name=args.endpoint_name, access_log=args.access_log)
+
+    def stop(signum, frame):  # shutdown() waits for serve_forever, so call it from another thread
+        threading.Thread(target=endpoint.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(json.dumps({"url": endpoint.url, "artifact": str(path), "status": "serving"}), flush=True)
+    endpoint.serve_forever()
+    print(json.dumps({"status": "stopped"}), flush=True)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from bundle.demo import run_demo
+
+    return run_demo()
+
+
+def _default_artifact_path() -> Path:
+    from bundle.artifact import build_artifact
+
+    return build_artifact().path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bundle", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("artifact", help="build model.tar.gz (or reuse it from the cache) and print its identity")
+    p.add_argument("--out", type=Path, help="also copy model.tar.gz into this directory")
+    p.add_argument("--force", action="store_true", help="rebuild from scratch, ignoring the cache")
+    p.add_argument("--image-version", default="1.4-2", help="serving image version to lock to (default 1.4-2)")
+    p.set_defaults(run=cmd_artifact)
+
+    p = commands.add_parser("serve", help="serve the artifact on a local SageMaker-compatible endpoint")
+    p.add_argument("--artifact", type=Path, help="model.tar.gz (default: build or reuse the bundle's)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
+    p.add_argument("--port", type=int, default=8080, help="port (0 picks a free one; the URL is printed)")
+    p.add_argument("--endpoint-name", help="answer the runtime API only for this endpoint name")
+    p.add_argument("--access-log", action="store_true", help="log every request to stderr")
+    p.set_defaults(run=cmd_serve)
+
+    p = commands.add_parser("demo", help="the whole local path, end to end (what `make demo` runs)")
+    p.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except BundleError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

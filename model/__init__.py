@@ -1,0 +1,1 @@
+"""Training and the inference code that ships inside the artifact (runs without `bundle/`)."""

@@ -1,0 +1,279 @@
+"""Inference handlers for the AWS prebuilt scikit-learn container (user-module contract).
+
+Shipped as `code/inference.py` inside model.tar.gz and picked by SAGEMAKER_PROGRAM. It runs inside
+the serving image, so it is self-contained: the standard library, numpy and joblib only, and
+nothing from `bundle/`.
+
+Why `transform_fn` and not input_fn/predict_fn/output_fn: the container turns *every* exception
+raised in a hook into HTTP 500 (counted as Invocation5XXErrors, which trips rollback alarms). The
+only way to answer a client error with 4xx is to return the worker's own Response object, which
+`transform_fn` can do for every stage of the request.
+
+Request formats (Content-Type, parameters such as `; charset=utf-8` accepted):
+  application/json  {"instances": [[f1, f2, f3, f4], ...]}   (rows)
+                    [[f1, f2, f3, f4], ...]                    (a bare list of rows)
+                    {"instances": [{"sepal_length": ..., ...}]} or a bare list of such records
+  text/csv          one row per line, optional header line of feature names
+Response formats (Accept): application/json (default) or text/csv.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass
+
+import joblib
+import numpy as np
+
+JSON = "application/json"
+CSV = "text/csv"
+# The real-time InvokeEndpoint payload limit.
+MAX_BODY_BYTES = 6 * 1024 * 1024
+MODEL_FILENAME = "model.joblib"
+MANIFEST_FILENAME = "manifest.json"
+
+try:  # Inside the serving image: the worker's Flask response, so a 4xx stays a 4xx.
+    from sagemaker_containers.beta.framework.worker import Response
+except ImportError:  # Anywhere else (the local endpoint, tests): the same surface, no Flask.
+
+    class Response:  # type: ignore[no-redef]
+        def __init__(self, response=b"", status=200, mimetype=JSON):
+            self._body = response.encode("utf-8") if isinstance(response, str) else response
+            self.status_code = status
+            self.mimetype = mimetype
+
+        def get_data(self) -> bytes:
+            return self._body
+
+
+class ClientError(Exception):
+    """A request the model cannot answer because of the request itself: always a 4xx."""
+
+    def __init__(self, status: int, error: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    estimator: object
+    classes: np.ndarray  # the estimator's class labels, indexed by probability column
+    feature_names: tuple[str, ...]
+    class_names: tuple[str, ...] | None
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+
+def model_fn(model_dir: str) -> ServedModel:
+    """Load once per worker: everything that does not depend on the request happens here."""
+    estimator = joblib.load(os.path.join(model_dir, MODEL_FILENAME))
+    if hasattr(estimator, "n_jobs"):
+        estimator.n_jobs = 1  # no thread-pool start-up inside each predict
+    manifest_path = os.path.join(model_dir, MANIFEST_FILENAME)
+    manifest = {}
+    if os.path.exists(manifest_path):
+        with open(manifest_path, encoding="utf-8") as f:
+            manifest = json.load(f)
+    n_features = int(estimator.n_features_in_)
+    names = manifest.get("feature_names") or [f"f{i}" for i in range(n_features)]
+    class_names = manifest.get("class_names")
+    return ServedModel(
+        estimator=estimator,
+        classes=np.asarray(estimator.classes_),
+        feature_names=tuple(names),
+        class_names=tuple(class_names) if class_names else None,
+    )
+
+
+def transform_fn(model: ServedModel, body, content_type, accept):
+    """The one hook: decode, predict, encode; client errors become 4xx JSON responses."""
+    try:
+        response_type = _response_type(accept)
+        rows = _decode(body, content_type, model)
+        probabilities = model.estimator.predict_proba(rows)
+        winners = probabilities.argmax(axis=1)
+        payload = _encode(winners, probabilities, model, response_type)
+        return Response(response=payload, status=200, mimetype=response_type)
+    except ClientError as e:
+        error = json.dumps({"error": e.error, "message": e.message})
+        return Response(response=error, status=e.status, mimetype=JSON)
+
+
+# --- content negotiation -------------------------------------------------------------------------
+
+
+def _media_type(header: str) -> str:
+    """'application/json; charset=utf-8' -> 'application/json'."""
+    return header.split(";", 1)[0].strip().lower()
+
+
+def _response_type(accept) -> str:
+    if not accept:
+        return JSON
+    offers = []
+    for position, part in enumerate(accept.split(",")):
+        media, _, params = part.partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        offers.append((-quality, position, media.strip().lower()))
+    for negative_quality, _, media in sorted(offers):
+        if negative_quality >= 0:
+            continue
+        if media in (JSON, "*/*", "application/*"):
+            return JSON
+        if media in (CSV, "text/*"):
+            return CSV
+    raise ClientError(406, "UnsupportedAccept", f"Accept {accept!r} is not supported; use {JSON} or {CSV}")
+
+
+# --- decoding --------------------------------------------------------------------------------------
+
+
+def _decode(body, content_type, model: ServedModel) -> np.ndarray:
+    size = len(body) if body is not None else 0
+    if size > MAX_BODY_BYTES:
+        raise ClientError(413, "PayloadTooLarge", f"body is {size} bytes; the limit is {MAX_BODY_BYTES} bytes (6 MB)")
+    media = _media_type(content_type or JSON)
+    if media == JSON:
+        return _rows_from_json(body, model)
+    if media == CSV:
+        return _rows_from_csv(body, model)
+    raise ClientError(415, "UnsupportedContentType", f"Content-Type {content_type!r} is not supported; use {JSON} or {CSV}")
+
+
+def _rows_from_json(body, model: ServedModel) -> np.ndarray:
+    try:
+        document = json.loads(body)
+    except (ValueError, TypeError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ClientError(400, "MalformedJSON", f"body is not valid JSON: {e}") from None
+    if isinstance(document, dict):
+        if "instances" not in document:
+            raise ClientError(400, "InvalidInput", 'JSON object must have an "instances" list')
+        document = document["instances"]
+    if not isinstance(document, list):
+        raise ClientError(400, "InvalidInput", '"instances" must be a list of rows')
+    if not document:
+        raise ClientError(400, "NoRows", "the request has no rows")
+    if isinstance(document[0], dict):
+        document = _rows_from_records(document, model)
+    # Booleans are JSON literals numpy would silently turn into 1.0/0.0: check values one by one then.
+    has_literals = isinstance(body, (bytes, bytearray)) and (b"true" in body or b"false" in body)
+    has_literals = has_literals or (isinstance(body, str) and ("true" in body or "false" in body))
+    return _to_matrix(document, model, strict_types=has_literals)
+
+
+def _rows_from_records(records: list, model: ServedModel) -> list:
+    names = model.feature_names
+    rows = []
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise ClientError(400, "InvalidInput", f"row {i}: mix of records and lists; use one form")
+        unknown = sorted(set(record) - set(names))
+        if unknown:
+            raise ClientError(400, "UnknownFeature", f"row {i}: unknown feature {unknown[0]!r}; expected {list(names)}")
+        missing = [n for n in names if n not in record]
+        if missing:
+            raise ClientError(400, "MissingFeature", f"row {i}: missing feature {missing[0]!r}; expected {list(names)}")
+        rows.append([record[n] for n in names])
+    return rows
+
+
+def _rows_from_csv(body, model: ServedModel) -> np.ndarray:
+    try:
+        text = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body
+    except UnicodeDecodeError as e:
+        raise ClientError(400, "MalformedCSV", f"body is not UTF-8 text: {e}") from None
+    lines = [line for line in text.splitlines() if line.strip()]
+    if lines and lines[0].replace(" ", "").split(",") == list(model.feature_names):
+        lines = lines[1:]  # a header row of our own feature names
+    if not lines:
+        raise ClientError(400, "NoRows", "the request has no rows")
+    rows = list(csv.reader(lines))
+    try:
+        matrix = np.array(rows, dtype=np.float64)
+    except ValueError:
+        matrix = None  # ragged or non-numeric: _to_matrix names the first offending value
+    if matrix is None or matrix.ndim != 2:
+        return _to_matrix([[_csv_number(v, i) for v in row] for i, row in enumerate(rows)], model, strict_types=False)
+    return _check_matrix(matrix, model)
+
+
+def _csv_number(value: str, row: int):
+    try:
+        return float(value)
+    except ValueError:
+        raise ClientError(400, "NonNumericValue", f"row {row}: value {value!r} is not a number") from None
+
+
+# --- validation ------------------------------------------------------------------------------------
+
+
+def _to_matrix(rows: list, model: ServedModel, strict_types: bool) -> np.ndarray:
+    """Fast path: numpy converts well-formed rows at C speed; a slow scan explains anything else."""
+    if not strict_types:
+        try:
+            matrix = np.array(rows)
+        except ValueError:  # ragged nesting
+            matrix = None
+        if matrix is not None and matrix.ndim == 2 and matrix.dtype.kind in "fi":
+            return _check_matrix(matrix.astype(np.float64, copy=False), model)
+    _explain_bad_rows(rows, model)
+    return _check_matrix(np.array(rows, dtype=np.float64), model)
+
+
+def _explain_bad_rows(rows: list, model: ServedModel) -> None:
+    for i, row in enumerate(rows):
+        if not isinstance(row, list):
+            raise ClientError(400, "InvalidInput", f"row {i}: expected a list of {model.n_features} numbers, got {_kind(row)}")
+        if len(row) != model.n_features:
+            raise ClientError(400, "WrongFeatureCount", f"row {i}: expected {model.n_features} features, got {len(row)}")
+        for value in row:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ClientError(400, "NonNumericValue", f"row {i}: value {value!r} is not a number")
+
+
+def _check_matrix(matrix: np.ndarray, model: ServedModel) -> np.ndarray:
+    if matrix.shape[0] == 0:
+        raise ClientError(400, "NoRows", "the request has no rows")
+    if matrix.ndim != 2 or matrix.shape[1] != model.n_features:
+        got = matrix.shape[1] if matrix.ndim == 2 else "not a list of rows"
+        raise ClientError(400, "WrongFeatureCount", f"expected {model.n_features} features per row, got {got}")
+    finite = np.isfinite(matrix)
+    if not finite.all():
+        row, column = (int(v) for v in np.argwhere(~finite)[0])
+        raise ClientError(
+            400, "NonFiniteValue", f"row {row}: feature {model.feature_names[column]!r} is {matrix[row, column]}; NaN and infinity are not allowed"
+        )
+    return matrix
+
+
+def _kind(value) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+# --- encoding --------------------------------------------------------------------------------------
+
+
+def _encode(winners: np.ndarray, probabilities: np.ndarray, model: ServedModel, media: str) -> str:
+    """`winners` are probability-column indexes; the predictions are the estimator's labels for them."""
+    predictions = model.classes[winners]
+    if media == CSV:
+        return "".join(
+            f"{p}," + ",".join(repr(x) for x in probs) + "\n" for p, probs in zip(predictions.tolist(), probabilities.tolist())
+        )
+    document = {"predictions": predictions.tolist(), "probabilities": probabilities.tolist()}
+    if model.class_names is not None:
+        document["labels"] = [model.class_names[i] for i in winners.tolist()]
+    return json.dumps(document)
+

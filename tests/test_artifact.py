@@ -1,0 +1,91 @@
+"""The artifact: byte-identical rebuilds, the version gate, the tarball layout, the manifest, the cache."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import time
+
+import pytest
+
+from bundle.artifact import ENTRY_MTIME, VersionMismatch, build_artifact, running_versions
+from conftest import REPO
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "bundle", *args], cwd=REPO, capture_output=True, text=True, env=env)
+
+
+def test_two_forced_builds_are_byte_identical(tmp_path):
+    env = {**os.environ, "BUNDLE_CACHE_DIR": str(tmp_path / "cache")}
+    first = run_cli("artifact", "--force", "--out", str(tmp_path / "a"), env=env)
+    second = run_cli("artifact", "--force", "--out", str(tmp_path / "b"), env=env)
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    one, two = json.loads(first.stdout), json.loads(second.stdout)
+    assert one["cached"] is False and two["cached"] is False
+    a, b = (tmp_path / "a" / "model.tar.gz").read_bytes(), (tmp_path / "b" / "model.tar.gz").read_bytes()
+    assert a == b
+    assert one["sha256"] == two["sha256"] == hashlib.sha256(a).hexdigest()
+    assert one["size_bytes"] == len(a)
+    assert one["versions"]["scikit_learn"] == "1.4.2" and one["versions"]["numpy"] == "2.1.0"
+    assert one["cv_accuracy"] >= 0.9
+
+
+def test_repeat_build_comes_from_the_cache(tmp_path):
+    cold = build_artifact(cache_dir=tmp_path)
+    started = time.perf_counter()
+    warm = build_artifact(cache_dir=tmp_path)
+    assert (cold.cached, warm.cached) == (False, True)
+    assert warm.sha256 == cold.sha256
+    assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize(
+    "library, installed, wanted",
+    [("scikit_learn", "1.5.0", "1.4.2"), ("numpy", "1.26.4", "2.1.0")],
+)
+def test_version_gate_refuses_a_mismatch_naming_both_versions(tmp_path, library, installed, wanted):
+    running = {**running_versions(), library: installed}
+    with pytest.raises(VersionMismatch) as refused:
+        build_artifact(cache_dir=tmp_path, running=running)
+    assert installed in str(refused.value) and wanted in str(refused.value)
+    assert not any(tmp_path.iterdir()), "nothing is packaged when the gate refuses"
+
+
+def test_cli_refuses_an_image_whose_versions_differ_with_a_message_not_a_traceback():
+    result = run_cli("artifact", "--image-version", "1.2-1")
+    assert result.returncode == 2
+    assert "scikit-learn 1.4.2 is installed here but the serving image sagemaker-scikit-learn:1.2-1 has scikit-learn 1.2.1" in result.stderr
+    assert "numpy 2.1.0" in result.stderr and "numpy 1.24.1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_tarball_layout(artifact):
+    with tarfile.open(artifact.path, "r:gz") as tar:
+        members = tar.getmembers()
+        names = [m.name for m in members]
+        assert names == ["code", "code/inference.py", "manifest.json", "model.joblib"]
+        assert members[0].isdir() and all(m.isfile() for m in members[1:])
+        assert all(m.uid == 0 and m.gid == 0 and m.mtime == ENTRY_MTIME for m in members)
+        shipped = tar.extractfile("code/inference.py").read()
+    assert shipped == (REPO / "model" / "inference.py").read_bytes()
+    assert "code/requirements.txt" not in names
+    header = artifact.path.read_bytes()[:10]
+    assert header[:2] == b"\x1f\x8b" and header[4:8] == b"\x00\x00\x00\x00", "gzip mtime is 0"
+
+
+def test_manifest_carries_versions_inputs_metrics_and_names(artifact):
+    with tarfile.open(artifact.path, "r:gz") as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+    assert manifest == artifact.manifest
+    assert manifest["image"] == "sagemaker-scikit-learn:1.4-2"
+    assert manifest["versions"]["scikit_learn"] == "1.4.2"
+    assert len(manifest["inputs_sha256"]) == 64
+    assert manifest["feature_names"] == ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    assert manifest["class_names"] == ["setosa", "versicolor", "virginica"]
+    assert 0.9 <= manifest["metrics"]["cv_accuracy_mean"] <= 1.0
+    assert manifest["hyperparameters"]["random_state"] == 42

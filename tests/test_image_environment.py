@@ -1,0 +1,53 @@
+"""The artifact alone, in an environment with only the serving image's libraries (.venv-image).
+
+`make setup` builds .venv-image from requirements-image.txt (scikit-learn 1.4.2, numpy 2.1.0, scipy,
+joblib) on Python 3.10 where this machine has it, as the image does. The check runs the extracted
+code/inference.py and model.joblib there with warnings as errors, so an InconsistentVersionWarning
+fails it. What it cannot show: the real image's gunicorn/Flask worker (not on PyPI, no Docker here).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import tarfile
+
+import pytest
+
+from conftest import REPO
+
+IMAGE_PYTHON = REPO / ".venv-image" / "bin" / "python"
+
+PROBE = r"""
+import importlib.util, json, sys, warnings
+warnings.simplefilter("error")  # InconsistentVersionWarning (or any other) fails the probe
+model_dir = sys.argv[1]
+sys.path.insert(0, model_dir + "/code")  # what SAGEMAKER_SUBMIT_DIRECTORY does
+import inference
+assert importlib.util.find_spec("bundle") is None, "bundle must not be importable here"
+import sklearn, numpy
+model = inference.model_fn(model_dir)
+ok = inference.transform_fn(model, '{"instances": [[5.1,3.5,1.4,0.2],[6.2,2.9,4.3,1.3],[7.7,3.0,6.1,2.3]]}', "application/json", "application/json")
+bad = inference.transform_fn(model, '{"instances": [[5.1]]}', "application/json", "application/json")
+print(json.dumps({
+    "python": sys.version.split()[0], "sklearn": sklearn.__version__, "numpy": numpy.__version__,
+    "status": ok.status_code, "result": json.loads(ok.get_data()),
+    "bad_status": bad.status_code, "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("bundle", "model", "pulumi", "boto3")),
+}))
+"""
+
+
+def test_extracted_artifact_runs_with_only_the_images_libraries(artifact, tmp_path):
+    if not IMAGE_PYTHON.exists():
+        pytest.fail(".venv-image is missing: run `make setup` (make test does)")
+    with tarfile.open(artifact.path, "r:gz") as tar:
+        tar.extractall(tmp_path / "model", filter="data")
+    result = subprocess.run(
+        [str(IMAGE_PYTHON), "-I", "-c", PROBE, str(tmp_path / "model")], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["sklearn"], report["numpy"]) == ("1.4.2", "2.1.0")
+    assert report["status"] == 200 and report["result"]["predictions"] == [0, 1, 2]
+    assert report["bad_status"] == 400
+    assert report["modules"] == []
+    assert result.stderr == ""
