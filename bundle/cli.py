@@ -42,6 +42,27 @@ def cmd_demo(args) -> int:
     return run_demo()
 
 
+def cmd_validate(args) -> int:
+    from bundle.params import InvalidParams, read_params_file, validate
+
+    try:
+        params = validate(read_params_file(args.file), source=f"params in {args.file}")
+    except InvalidParams as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    print(f"{args.file}: valid ({params.model_source}, {params.instance_type}, endpoint {params.endpoint_name})")
+    return 0
+
+
+def cmd_plan(args) -> int:
+    from bundle.params import resolve
+    from bundle.plan import evaluate, plan_document, plan_text
+
+    evaluation = evaluate(resolve(params_file=args.params), region=args.region)
+    print(json.dumps(plan_document(evaluation), indent=2) if args.json else plan_text(evaluation))
+    return 0
+
+
 def _default_artifact_path() -> Path:
     from bundle.artifact import build_artifact
 
@@ -65,6 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint-name", help="answer the runtime API only for this endpoint name")
     p.add_argument("--access-log", action="store_true", help="log every request to stderr")
     p.set_defaults(run=cmd_serve)
+
+    p = commands.add_parser("validate", help="check a params file against params.schema.json (exit 0 valid, 2 invalid)")
+    p.add_argument("file", help="params JSON file")
+    p.set_defaults(run=cmd_validate)
+
+    p = commands.add_parser("plan", help="what `pulumi up` would create, evaluated offline with Pulumi's mock runtime")
+    p.add_argument("--params", help="params JSON file (default: $BUNDLE_PARAMS_FILE, else the schema's defaults)")
+    p.add_argument("--region", default="us-east-1", help="AWS region to plan for (default us-east-1)")
+    p.add_argument("--json", action="store_true", help="print the resources and outputs as JSON")
+    p.set_defaults(run=cmd_plan)
 
     p = commands.add_parser("demo", help="the whole local path, end to end (what `make demo` runs)")
     p.set_defaults(run=cmd_demo)

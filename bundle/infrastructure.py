@@ -1,0 +1,330 @@
+"""The deployment: one ComponentResource that owns every AWS resource of the endpoint.
+
+Design choices that avoid the pitfalls SageMaker IaC users hit (shared FACTS.md):
+- The artifact's S3 key is content-addressed (models/<sha256>/model.tar.gz): a new model is a new
+  key, so the Model is replaced instead of silently keeping the old bytes.
+- The EndpointConfiguration and Model are auto-named, so a change is a create-before-delete
+  replacement (a fixed name fails with "Cannot create already existing endpoint configuration").
+- The Endpoint keeps the stable `endpoint_name`; the autoscaling target is registered after it.
+- The role reads only the artifact's prefix (or the one custom object) and writes logs only to
+  /aws/sagemaker/Endpoints/<name>.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from bundle.params import Params
+from bundle.serving_image import REPOSITORY, serving_image
+
+COMPONENT_TYPE = "sagemaker-bundle:index:Endpoint"
+BUNDLE_TAG = "sagemaker-endpoint-bundle"
+INFERENCE_PROGRAM = "inference.py"
+SUBMIT_DIRECTORY = "/opt/ml/model/code"
+SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+SCALING_METRIC = "SageMakerVariantInvocationsPerInstance"
+# Physical names are <logical name>-<7 random chars>; SageMaker and IAM allow 63/64, S3 63 (lowercase).
+AUTONAME_SUFFIX = 8
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    """The packaged POC model: a local file and its sha256 (its identity)."""
+
+    path: Path
+    sha256: str
+
+    @property
+    def key(self) -> str:
+        return f"models/{self.sha256}/model.tar.gz"
+
+
+@dataclass(frozen=True)
+class EndpointArgs:
+    params: Params
+    artifact: ModelArtifact | None  # None for model_source custom-s3: nothing is built or uploaded
+
+
+def logical_name(endpoint_name: str, suffix: str, limit: int = 63, lower: bool = False) -> str:
+    """`<endpoint>-<suffix>`, cut so that the auto-named physical name fits `limit`."""
+    room = limit - AUTONAME_SUFFIX - len(suffix) - 1
+    base = endpoint_name[:room].rstrip("-")
+    name = f"{base}-{suffix}"
+    return name.lower() if lower else name
+
+
+def log_group_name(endpoint_name: str) -> str:
+    return f"/aws/sagemaker/Endpoints/{endpoint_name}"
+
+
+def scaling_resource_id(endpoint_name: str, variant_name: str) -> str:
+    return f"endpoint/{endpoint_name}/variant/{variant_name}"
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+class SageMakerEndpoint(pulumi.ComponentResource):
+    def __init__(self, name: str, args: EndpointArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(COMPONENT_TYPE, name, None, opts)
+        p = args.params
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {**p.tags, "bundle": BUNDLE_TAG, "endpoint": p.endpoint_name}
+
+        region = aws.get_region_output(opts=pulumi.InvokeOptions(parent=self)).region
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self)).account_id
+        partition = aws.get_partition_output(opts=pulumi.InvokeOptions(parent=self)).partition
+        image = aws.sagemaker.get_prebuilt_ecr_image_output(
+            repository_name=REPOSITORY,
+            image_tag=serving_image(p.serving_image_version).tag,  # explicit: the provider's default "1" is no sklearn tag
+            opts=pulumi.InvokeOptions(parent=self),
+        )
+
+        # --- where the model comes from -----------------------------------------------------------
+        self.bucket_name: pulumi.Output[str] | None = None
+        if args.artifact is not None:
+            bucket, hardening = self._artifact_bucket(p, tags, child)
+            obj = aws.s3.BucketObjectv2(
+                logical_name(p.endpoint_name, "model-artifact"),
+                bucket=bucket.id,
+                key=args.artifact.key,
+                source=pulumi.FileAsset(str(args.artifact.path)),
+                content_type="application/gzip",
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=hardening),
+            )
+            self.bucket_name = bucket.bucket
+            model_data_url = pulumi.Output.concat("s3://", obj.bucket, "/", obj.key)
+            readable = pulumi.Output.concat("arn:", partition, ":s3:::", bucket.bucket, f"/models/{args.artifact.sha256}/*")
+        else:
+            model_data_url = pulumi.Output.from_input(p.custom_model_s3_uri)
+            custom_bucket, custom_key = split_s3_uri(p.custom_model_s3_uri)
+            readable = pulumi.Output.concat("arn:", partition, f":s3:::{custom_bucket}/{custom_key}")
+
+        # --- the execution role, least privilege ------------------------------------------------
+        role = aws.iam.Role(
+            logical_name(p.endpoint_name, "role", limit=64),
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                    ],
+                }
+            ),
+            description=f"SageMaker execution role of endpoint {p.endpoint_name}",
+            tags=tags,
+            opts=child,
+        )
+        policy_document = pulumi.Output.all(
+            readable=readable, region=region, account=account, partition=partition, registry=image.registry_id
+        ).apply(lambda v: json.dumps(execution_policy(p, **v), sort_keys=True))
+        role_policy = aws.iam.RolePolicy(
+            logical_name(p.endpoint_name, "execution", limit=128), role=role.id, policy=policy_document, opts=child
+        )
+
+        # --- model, endpoint configuration, endpoint --------------------------------------------
+        vpc_config = (
+            aws.sagemaker.ModelVpcConfigArgs(subnets=list(p.vpc.subnet_ids), security_group_ids=list(p.vpc.security_group_ids))
+            if p.vpc.enabled
+            else None
+        )
+        model = aws.sagemaker.Model(
+            logical_name(p.endpoint_name, "model"),
+            execution_role_arn=role.arn,
+            primary_container=aws.sagemaker.ModelPrimaryContainerArgs(
+                image=image.registry_path,
+                model_data_url=model_data_url,
+                environment={
+                    "SAGEMAKER_PROGRAM": INFERENCE_PROGRAM,
+                    "SAGEMAKER_SUBMIT_DIRECTORY": SUBMIT_DIRECTORY,
+                    "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+                },
+            ),
+            enable_network_isolation=p.enable_network_isolation,
+            vpc_config=vpc_config,
+            tags=tags,
+            # SageMaker checks the role's access when it creates the model: the policy must exist first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+        )
+        config = aws.sagemaker.EndpointConfiguration(
+            logical_name(p.endpoint_name, "config"),
+            production_variants=[
+                aws.sagemaker.EndpointConfigurationProductionVariantArgs(
+                    variant_name=p.variant_name,
+                    model_name=model.name,
+                    instance_type=p.instance_type,
+                    initial_instance_count=p.initial_instance_count,
+                    initial_variant_weight=1.0,
+                )
+            ],
+            kms_key_arn=p.kms_key_arn or None,
+            tags=tags,
+            opts=child,
+        )
+        endpoint = aws.sagemaker.Endpoint(
+            logical_name(p.endpoint_name, "endpoint"),
+            name=p.endpoint_name,
+            endpoint_config_name=config.name,
+            tags=tags,
+            opts=child,
+        )
+
+        # --- autoscaling, registered after the endpoint exists -------------------------------------
+        self.scaling_target = None
+        self.scaling_policy = None
+        if p.autoscaling.enabled:
+            self.scaling_target = aws.appautoscaling.Target(
+                logical_name(p.endpoint_name, "scaling-target"),
+                service_namespace="sagemaker",
+                resource_id=endpoint.name.apply(lambda n: scaling_resource_id(n, p.variant_name)),
+                scalable_dimension=SCALABLE_DIMENSION,
+                min_capacity=p.autoscaling.min_capacity,
+                max_capacity=p.autoscaling.max_capacity,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[endpoint]),
+            )
+            self.scaling_policy = aws.appautoscaling.Policy(
+                logical_name(p.endpoint_name, "scaling-policy"),
+                name=f"{p.endpoint_name}-invocations-per-instance",
+                policy_type="TargetTrackingScaling",
+                service_namespace=self.scaling_target.service_namespace,
+                resource_id=self.scaling_target.resource_id,
+                scalable_dimension=self.scaling_target.scalable_dimension,
+                target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                    target_value=p.autoscaling.target_invocations_per_instance,
+                    predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                        predefined_metric_type=SCALING_METRIC,
+                    ),
+                    scale_in_cooldown=p.autoscaling.scale_in_cooldown,
+                    scale_out_cooldown=p.autoscaling.scale_out_cooldown,
+                ),
+                opts=child,
+            )
+
+        self.region = region
+        self.endpoint = endpoint
+        self.config = config
+        self.model = model
+        self.role = role
+        self.model_data_url = model_data_url
+        self.image_uri = image.registry_path
+        self.register_outputs({"endpoint_name": endpoint.name, "endpoint_arn": endpoint.arn})
+
+    def _artifact_bucket(self, p: Params, tags: dict, child: pulumi.ResourceOptions) -> tuple[aws.s3.Bucket, list]:
+        """Private, encrypted, versioned, TLS-only; force_destroy so `pulumi destroy` can remove it."""
+        bucket = aws.s3.Bucket(logical_name(p.endpoint_name, "artifacts", lower=True), force_destroy=True, tags=tags, opts=child)
+        block = aws.s3.BucketPublicAccessBlock(
+            logical_name(p.endpoint_name, "artifacts-public-access"),
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
+            logical_name(p.endpoint_name, "artifacts-encryption"),
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="aws:kms" if p.kms_key_arn else "AES256",
+                        kms_master_key_id=p.kms_key_arn or None,
+                    ),
+                    bucket_key_enabled=bool(p.kms_key_arn),
+                )
+            ],
+            opts=child,
+        )
+        versioning = aws.s3.BucketVersioning(
+            logical_name(p.endpoint_name, "artifacts-versioning"),
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=child,
+        )
+        policy = aws.s3.BucketPolicy(
+            logical_name(p.endpoint_name, "artifacts-tls-only"),
+            bucket=bucket.id,
+            policy=bucket.arn.apply(lambda arn: json.dumps(tls_only_policy(arn), sort_keys=True)),
+            # S3 refuses a bucket policy while the public-access block is still being applied.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[block]),
+        )
+        # The artifact is uploaded only into a bucket that is already hardened.
+        return bucket, [block, encryption, versioning, policy]
+
+
+def tls_only_policy(bucket_arn: str) -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+
+
+def execution_policy(p: Params, readable: str, region: str, account: str, partition: str, registry: str) -> dict:
+    """The endpoint role's only permissions: read the model, pull the image, write its logs and metrics."""
+    log_group = f"arn:{partition}:logs:{region}:{account}:log-group:{log_group_name(p.endpoint_name)}"
+    statements = [
+        {"Sid": "ReadModelArtifact", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [readable]},
+        # GetAuthorizationToken has no resource-level permissions: AWS requires "*" for it alone.
+        {"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": ["*"]},
+        {
+            "Sid": "PullServingImage",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "Resource": [f"arn:{partition}:ecr:{region}:{registry}:repository/{REPOSITORY}"],
+        },
+        {
+            "Sid": "WriteEndpointLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+            "Resource": [log_group, f"{log_group}:log-stream:*"],
+        },
+        # PutMetricData has no resources either; the condition pins it to SageMaker's endpoint namespace.
+        {
+            "Sid": "PutEndpointMetrics",
+            "Effect": "Allow",
+            "Action": ["cloudwatch:PutMetricData"],
+            "Resource": ["*"],
+            "Condition": {"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/Endpoints"}},
+        },
+    ]
+    if p.kms_key_arn:
+        statements.append(
+            {"Sid": "UseBundleKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:DescribeKey"], "Resource": [p.kms_key_arn]}
+        )
+    if p.vpc.enabled:
+        # SageMaker attaches ENIs in the given subnets; the EC2 describe/ENI calls take no narrower resource.
+        statements.append(
+            {
+                "Sid": "AttachToVpc",
+                "Effect": "Allow",
+                "Action": [
+                    "ec2:CreateNetworkInterface",
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                    "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeVpcs",
+                ],
+                "Resource": ["*"],
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}

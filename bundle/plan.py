@@ -1,0 +1,249 @@
+"""The offline plan: the real program evaluated under Pulumi's in-process mock runtime.
+
+No Pulumi CLI, no credentials, no network. The mocks stand in for AWS: they echo each resource's
+inputs and invent what only AWS (or the provider) would know — ARNs, auto-generated names, the
+account id, the prebuilt image's registry. Those invented values are deterministic (so two runs are
+identical and tests can follow links between resources) and the printed plan shows them as
+`(known after apply)`. `preview=False`, so every `apply` runs and every output resolves.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi.runtime
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.settings import SETTINGS
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from bundle.params import Params
+
+PROJECT = "sagemaker-endpoint-bundle"
+STACK = "plan"
+ACCOUNT = "123456789012"
+ECR_REGISTRY = "000000000000"  # the provider resolves the real one per region from its own table
+KNOWN_AFTER_APPLY = "(known after apply)"
+# Resources whose physical name Pulumi generates from the logical name (and the input that holds it).
+AUTONAMED = {
+    "aws:s3/bucket:Bucket": "bucket",
+    "aws:iam/role:Role": "name",
+    "aws:iam/rolePolicy:RolePolicy": "name",
+    "aws:sagemaker/model:Model": "name",
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": "name",
+}
+
+
+@dataclass(frozen=True)
+class PlannedResource:
+    type: str
+    name: str
+    inputs: dict
+    parent: str  # logical name of the parent ("" for the stack)
+    depends_on: frozenset[str]  # logical names of every resource this one waits for (inputs and depends_on)
+
+
+def _urn_name(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1]
+
+
+class RecordingMonitor(MockMonitor):
+    """The mock monitor, also keeping each registration's parent and dependencies (the graph's edges)."""
+
+    def __init__(self, mocks: "RecordingMocks"):
+        super().__init__(mocks)
+        self.edges: dict[str, tuple[str, frozenset[str]]] = {}
+
+    def RegisterResource(self, request):
+        parent_is_stack = not request.parent or request.parent.split("::")[-2].endswith("pulumi:pulumi:Stack")
+        parent = "" if parent_is_stack else _urn_name(request.parent)
+        self.edges[request.name] = (parent, frozenset(_urn_name(u) for u in request.dependencies))
+        return super().RegisterResource(request)
+
+
+@dataclass
+class RecordingMocks(pulumi.runtime.Mocks):
+    region: str = "us-east-1"
+    registered: list[tuple[str, str, dict, bool]] = field(default_factory=list)  # type, name, inputs, custom
+    invokes: list[tuple[str, dict]] = field(default_factory=list)
+    invented: dict[str, str] = field(default_factory=dict)  # invented value -> what to print instead
+
+    def _invent(self, value: str, label: str = KNOWN_AFTER_APPLY) -> str:
+        self.invented[value] = label
+        return value
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        inputs = dict(args.inputs)
+        self.registered.append((args.typ, args.name, inputs, bool(args.custom)))
+        suffix = hashlib.sha256(f"{args.typ}/{args.name}".encode()).hexdigest()[:7]
+        state = dict(inputs)
+        name_key = AUTONAMED.get(args.typ)
+        if name_key and not state.get(name_key):  # Pulumi's auto-name: the logical name and a random suffix
+            state[name_key] = self._invent(f"{args.name}-{suffix}", f"{args.name}-<random>")
+        physical = state.get(name_key or "name") or args.name
+        service = args.typ.split(":")[1].split("/")[0]
+        kind = args.typ.rsplit(":", 1)[1].lower()
+        if service == "s3":  # an S3 ARN is its name: printed with the name's placeholder inside
+            state["arn"] = f"arn:aws:s3:::{physical}"
+        else:
+            state["arn"] = self._invent(f"arn:aws:{service}:{self.region}:{ACCOUNT}:{kind}/{physical}")
+        if args.typ == "aws:iam/role:Role":
+            state["uniqueId"] = self._invent(f"AROA{suffix.upper()}")
+        resource_id = physical if name_key or "name" in inputs else self._invent(f"{args.name}-id-{suffix}")
+        return resource_id, state
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        self.invokes.append((args.token, dict(args.args)))
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"region": self.region, "name": self.region, "id": self.region, "description": self.region}
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            self._invent(ACCOUNT, "<account-id>")
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/plan", "userId": "plan", "id": ACCOUNT}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws"}
+        if args.token == "aws:sagemaker/getPrebuiltEcrImage:getPrebuiltEcrImage":
+            self._invent(ECR_REGISTRY, "<ecr-registry-of-region>")
+            repository, tag = args.args["repositoryName"], args.args.get("imageTag", "1")
+            path = f"{ECR_REGISTRY}.dkr.ecr.{self.region}.amazonaws.com/{repository}:{tag}"
+            return {"registryId": ECR_REGISTRY, "registryPath": path, "repositoryName": repository, "imageTag": tag, "id": path}
+        return {}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    resources: list[PlannedResource]
+    invokes: list[tuple[str, dict]]
+    outputs: dict
+    invented: dict[str, str]
+
+    def of_type(self, token: str) -> list[PlannedResource]:
+        return [r for r in self.resources if r.type == token]
+
+    def one(self, token: str) -> PlannedResource:
+        found = self.of_type(token)
+        assert len(found) == 1, f"expected one {token}, found {len(found)}"
+        return found[0]
+
+
+def evaluate(params: Params, region: str = "us-east-1", config: dict[str, str] | None = None) -> Evaluation:
+    """Run the program once under mocks (preview=False) and return what it registered and exported."""
+    from bundle.program import define_stack  # imported late: the mocks must be set before resources exist
+
+    mocks = RecordingMocks(region=region)
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=STACK, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config({f"aws:region": region, **(config or {})})
+    SETTINGS.rpc_manager.clear()
+    SETTINGS.outputs.clear()
+    resolved: dict = {}
+
+    def program():
+        outputs = define_stack(params)
+        resolved.update(_sync_await(pulumi.Output.from_input(outputs).future()))
+
+    _sync_await(run_pulumi_func(program))
+    resources = [
+        PlannedResource(typ, name, inputs, *monitor.edges[name]) for typ, name, inputs, custom in mocks.registered if custom
+    ]
+    # Registration order depends on asyncio scheduling: list in dependency order, ties by name.
+    depth: dict[str, int] = {}
+
+    def level(r: PlannedResource) -> int:
+        if r.name not in depth:
+            depth[r.name] = 1 + max((level(by_name[d]) for d in r.depends_on if d in by_name), default=-1)
+        return depth[r.name]
+
+    by_name = {r.name: r for r in resources}
+    resources.sort(key=lambda r: (level(r), r.name))
+    return Evaluation(resources, list(mocks.invokes), resolved, dict(mocks.invented))
+
+
+# --- printing --------------------------------------------------------------------------------------
+
+
+def _mask(value: Any, invented: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        for made_up in sorted(invented, key=len, reverse=True):
+            value = value.replace(made_up, invented[made_up])
+        return value
+    if isinstance(value, dict):
+        return {k: _mask(v, invented) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v, invented) for v in value]
+    return value
+
+
+def plan_document(evaluation: Evaluation) -> dict:
+    """`plan --json`: every resource with its type token, logical name and inputs, then the outputs."""
+    return {
+        "resources": [
+            {"type": r.type, "name": r.name, "inputs": _mask(_readable(r.inputs), evaluation.invented)} for r in evaluation.resources
+        ],
+        "outputs": _mask(evaluation.outputs, evaluation.invented),
+    }
+
+
+def _readable(inputs: dict) -> dict:
+    """Policies arrive as JSON strings: show them as JSON. Numbers arrive as floats: show integers as such."""
+    shown = {}
+    for key, value in inputs.items():
+        if isinstance(value, str) and value.startswith("{") and key in ("policy", "assumeRolePolicy"):
+            value = json.loads(value)
+        shown[key] = _ints(value)
+    return shown
+
+
+def _ints(value: Any) -> Any:
+    if isinstance(value, pulumi.FileAsset):
+        return {"fileAsset": str(value.path)}
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_ints(v) for v in value]
+    return value
+
+
+# What the text plan shows of each resource type: the settings an operator checks before `pulumi up`.
+KEY_SETTINGS = {
+    "aws:s3/bucket:Bucket": ["bucket", "forceDestroy"],
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"],
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": ["rules"],
+    "aws:s3/bucketVersioning:BucketVersioning": ["versioningConfiguration"],
+    "aws:s3/bucketPolicy:BucketPolicy": [],
+    "aws:s3/bucketObjectv2:BucketObjectv2": ["key"],
+    "aws:iam/role:Role": ["name"],
+    "aws:iam/rolePolicy:RolePolicy": [],
+    "aws:sagemaker/model:Model": ["name", "primaryContainer", "enableNetworkIsolation", "vpcConfig"],
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": ["name", "productionVariants", "kmsKeyArn"],
+    "aws:sagemaker/endpoint:Endpoint": ["name", "endpointConfigName"],
+    "aws:appautoscaling/target:Target": ["resourceId", "scalableDimension", "minCapacity", "maxCapacity"],
+    "aws:appautoscaling/policy:Policy": ["name", "targetTrackingScalingPolicyConfiguration"],
+}
+
+
+def plan_text(evaluation: Evaluation) -> str:
+    document = plan_document(evaluation)
+    lines = [f"pulumi up would create {len(document['resources']) + 1} resources (1 component):", ""]
+    lines.append("  + sagemaker-bundle:index:Endpoint (component)")
+    for resource in document["resources"]:
+        lines.append(f"  + {resource['type']}  {resource['name']}")
+        for key in KEY_SETTINGS.get(resource["type"], []):
+            if key in resource["inputs"]:
+                lines.append(f"      {key}: {json.dumps(resource['inputs'][key], sort_keys=True)}")
+        if isinstance(resource["inputs"].get("policy"), dict):
+            for statement in resource["inputs"]["policy"]["Statement"]:
+                actions, targets = _as_list(statement["Action"]), _as_list(statement["Resource"])
+                lines.append(f"      {statement['Sid']}: {statement['Effect']} {', '.join(actions)} on {', '.join(targets)}")
+    lines += ["", "Outputs:"]
+    for key, value in document["outputs"].items():
+        lines.append(f"  {key}: {json.dumps(value, sort_keys=True)}")
+    return "\n".join(lines)
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]

@@ -1,0 +1,70 @@
+"""The stack, in the one order parameters flow: validated params -> artifact -> component -> outputs.
+
+`pulumi up` runs `main()` (via __main__.py); the offline plan and the tests run `define_stack()`
+under Pulumi's mock runtime. Both are the same code.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from bundle.artifact import build_artifact
+from bundle.errors import BundleError
+from bundle.infrastructure import EndpointArgs, ModelArtifact, SageMakerEndpoint, log_group_name, scaling_resource_id
+from bundle.params import Params, resolve
+
+
+def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelArtifact | None) -> dict[str, Any]:
+    """What the stack exports: the catalog's `endpoint` artifact first, then what operators and the guide need.
+
+    Nothing secret: names, ARNs, URIs, hashes and settings only.
+    """
+    scaling = params.autoscaling
+    return {
+        "endpoint": {
+            "endpoint_name": endpoint.endpoint.name,
+            "endpoint_arn": endpoint.endpoint.arn,
+            "region": endpoint.region,
+            "model_name": endpoint.model.name,
+        },
+        "endpoint_config_name": endpoint.config.name,
+        "variant_name": params.variant_name,
+        "role_arn": endpoint.role.arn,
+        "bucket": endpoint.bucket_name,
+        "model_data_url": endpoint.model_data_url,
+        "artifact_sha256": artifact.sha256 if artifact else None,
+        "image_uri": endpoint.image_uri,
+        "log_group": log_group_name(params.endpoint_name),
+        "autoscaling": {
+            "enabled": scaling.enabled,
+            "resource_id": scaling_resource_id(params.endpoint_name, params.variant_name) if scaling.enabled else None,
+            "min_capacity": scaling.min_capacity,
+            "max_capacity": scaling.max_capacity,
+            "target_invocations_per_instance": scaling.target_invocations_per_instance,
+            "scale_in_cooldown": scaling.scale_in_cooldown,
+            "scale_out_cooldown": scaling.scale_out_cooldown,
+        },
+        "params": params.document,
+    }
+
+
+def define_stack(params: Params) -> dict[str, Any]:
+    artifact = None
+    if params.builds_poc_model:
+        built = build_artifact(image_version=params.serving_image_version)
+        artifact = ModelArtifact(path=built.path, sha256=built.sha256)
+    endpoint = SageMakerEndpoint(params.endpoint_name, EndpointArgs(params=params, artifact=artifact))
+    outputs = stack_outputs(params, endpoint, artifact)
+    for key, value in outputs.items():
+        pulumi.export(key, value)
+    return outputs
+
+
+def main() -> None:
+    config = pulumi.Config()
+    try:
+        params = resolve(config_get=config.get)
+        define_stack(params)
+    except BundleError as e:
+        raise pulumi.RunError(str(e)) from None  # shown to the user without a Python traceback
