@@ -63,6 +63,13 @@ def cmd_plan(args) -> int:
     return 0
 
 
+def cmd_params_table(args) -> int:
+    from bundle.params import markdown_table
+
+    print(markdown_table())
+    return 0
+
+
 def _default_artifact_path() -> Path:
     from bundle.artifact import build_artifact
 
@@ -90,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("validate", help="check a params file against params.schema.json (exit 0 valid, 2 invalid)")
     p.add_argument("file", help="params JSON file")
     p.set_defaults(run=cmd_validate)
+
+    p = commands.add_parser("params-table", help="print the README's parameter table, generated from params.schema.json")
+    p.set_defaults(run=cmd_params_table)
 
     p = commands.add_parser("plan", help="what `pulumi up` would create, evaluated offline with Pulumi's mock runtime")
     p.add_argument("--params", help="params JSON file (default: $BUNDLE_PARAMS_FILE, else the schema's defaults)")

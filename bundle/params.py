@@ -262,3 +262,27 @@ def resolve(params_file: str | None = None, config_get: Callable[[str], Any] | N
             )
         return validate(read_params_file(params_file), source=f"params in {params_file}")
     return validate(from_config, source="Pulumi config params" if from_config else "default params")
+
+
+# --- documentation -------------------------------------------------------------------------------
+
+
+def markdown_table(schema: dict | None = None) -> str:
+    """The README's parameter table, generated from the schema (a test keeps the README in step)."""
+    schema = schema or load_schema()
+    rows = ["| parameter | type | default | description |", "|---|---|---|---|"]
+
+    def walk(properties: dict, prefix: str) -> None:
+        for key, sub in properties.items():
+            kind = sub.get("type", "")
+            choices = [c["const"] for c in sub.get("oneOf", []) if "const" in c]
+            if choices:
+                kind = " \\| ".join(f"`{c}`" for c in choices)
+            default = "" if kind == "object" else f"`{json.dumps(sub.get('default'))}`"
+            description = sub["description"].replace("|", "\\|").replace("\n", " ")
+            rows.append(f"| `{prefix}{key}` | {kind} | {default} | {sub['title']}. {description} |")
+            if kind == "object":
+                walk(sub.get("properties", {}), f"{prefix}{key}.")
+
+    walk(schema["properties"], "")
+    return "\n".join(rows)

@@ -128,9 +128,13 @@ class Evaluation:
         return found[0]
 
 
-def evaluate(params: Params, region: str = "us-east-1", config: dict[str, str] | None = None) -> Evaluation:
-    """Run the program once under mocks (preview=False) and return what it registered and exported."""
-    from bundle.program import define_stack  # imported late: the mocks must be set before resources exist
+def evaluate(params: Params | None, region: str = "us-east-1", config: dict[str, str] | None = None) -> Evaluation:
+    """Run the program once under mocks (preview=False) and return what it registered and exported.
+
+    With `params`, the stack is defined from them; with None, `main()` reads them as `pulumi up` does
+    (BUNDLE_PARAMS_FILE, else the `config` given here as Pulumi config).
+    """
+    from bundle.program import define_stack, main  # imported late: the mocks must be set before resources exist
 
     mocks = RecordingMocks(region=region)
     monitor = RecordingMonitor(mocks)
@@ -141,7 +145,7 @@ def evaluate(params: Params, region: str = "us-east-1", config: dict[str, str] |
     resolved: dict = {}
 
     def program():
-        outputs = define_stack(params)
+        outputs = define_stack(params) if params is not None else main()
         resolved.update(_sync_await(pulumi.Output.from_input(outputs).future()))
 
     _sync_await(run_pulumi_func(program))

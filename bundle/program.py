@@ -61,10 +61,10 @@ def define_stack(params: Params) -> dict[str, Any]:
     return outputs
 
 
-def main() -> None:
+def main() -> dict[str, Any]:
     config = pulumi.Config()
     try:
         params = resolve(config_get=config.get)
-        define_stack(params)
+        return define_stack(params)
     except BundleError as e:
         raise pulumi.RunError(str(e)) from None  # shown to the user without a Python traceback
