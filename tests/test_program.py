@@ -209,3 +209,31 @@ def test_long_endpoint_names_keep_physical_names_within_aws_limits():
     bucket = run.outputs["bucket"]
     assert len(bucket) <= 63 and bucket == bucket.lower()
     assert len(run.outputs["endpoint_config_name"]) <= 63 and len(run.outputs["endpoint"]["model_name"]) <= 63
+
+
+def test_bad_params_stop_the_program_with_a_message_not_a_traceback(monkeypatch):
+    import pulumi
+
+    monkeypatch.delenv("BUNDLE_PARAMS_FILE", raising=False)
+    with pytest.raises(pulumi.RunError, match=r"initial_instance_count: initial_instance_count 9 is outside"):
+        evaluate(None, config={f"{PROJECT}:initial_instance_count": "9"})
+
+
+def test_cli_plan_text_and_json(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    params = tmp_path / "p.json"
+    params.write_text(json.dumps({"endpoint_name": "planned", "autoscaling": {"enabled": False}}))
+    text = subprocess.run([sys.executable, "-m", "bundle", "plan", "--params", str(params)], cwd=REPO, capture_output=True, text=True)
+    assert text.returncode == 0, text.stderr
+    assert "aws:sagemaker/endpoint:Endpoint  planned-endpoint" in text.stdout
+    assert "endpointConfigName: \"planned-config-<random>\"" in text.stdout
+    assert "(known after apply)" in text.stdout and "appautoscaling" not in text.stdout
+    as_json = subprocess.run([sys.executable, "-m", "bundle", "plan", "--params", str(params), "--json"], cwd=REPO, capture_output=True, text=True)
+    document = json.loads(as_json.stdout)
+    assert [set(r) for r in document["resources"]] == [{"type", "name", "inputs"}] * len(document["resources"])
+    assert document["outputs"]["endpoint"]["endpoint_arn"] == "(known after apply)"
+    assert document["outputs"]["endpoint"]["endpoint_name"] == "planned"
