@@ -70,6 +70,43 @@ def cmd_params_table(args) -> int:
     return 0
 
 
+def _outputs_and_params(args) -> tuple[dict, object]:
+    from bundle.guide import read_outputs_file, read_stack_outputs
+    from bundle.params import read_params_file, validate
+
+    outputs = read_outputs_file(args.outputs) if args.outputs else read_stack_outputs(args.stack)
+    params = validate(read_params_file(args.params), source=f"params in {args.params}") if args.params else None
+    return outputs, params
+
+
+def cmd_guide(args) -> int:
+    from bundle.guide import render_from_outputs
+
+    outputs, params = _outputs_and_params(args)
+    text = render_from_outputs(outputs, params)
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"operator guide written to {args.out}")
+    else:
+        print(text)
+    return 0
+
+
+def cmd_smoke(args) -> int:
+    from bundle.guide import read_outputs_file
+    from bundle.smoke import Expected, run_smoke
+
+    if args.outputs:
+        expected = Expected.from_outputs(read_outputs_file(args.outputs))
+    elif args.endpoint and args.region:
+        expected = Expected(endpoint_name=args.endpoint, region=args.region)
+    else:
+        raise BundleError("smoke needs --outputs FILE, or --endpoint NAME and --region REGION")
+    report = run_smoke(expected)
+    print(report.table())
+    return 0 if report.ok else 1
+
+
 def _default_artifact_path() -> Path:
     from bundle.artifact import build_artifact
 
@@ -106,6 +143,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", default="us-east-1", help="AWS region to plan for (default us-east-1)")
     p.add_argument("--json", action="store_true", help="print the resources and outputs as JSON")
     p.set_defaults(run=cmd_plan)
+
+    p = commands.add_parser("guide", help="render the operator guide from the stack's outputs")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stack", help="read `pulumi stack output --json --stack NAME`")
+    source.add_argument("--outputs", help="a JSON file of the stack's outputs (or a catalog's {params, artifacts})")
+    p.add_argument("--params", help="params JSON file (default: the `params` the outputs carry)")
+    p.add_argument("--out", help="write the guide here instead of printing it")
+    p.set_defaults(run=cmd_guide)
+
+    p = commands.add_parser("smoke", help="check a deployed endpoint: config, autoscaling, the guide's examples")
+    p.add_argument("--outputs", help="a JSON file of the stack's outputs (checks the exact config and autoscaling)")
+    p.add_argument("--endpoint", help="endpoint name (with --region, when there are no outputs)")
+    p.add_argument("--region", help="AWS region of the endpoint")
+    p.set_defaults(run=cmd_smoke)
 
     p = commands.add_parser("demo", help="the whole local path, end to end (what `make demo` runs)")
     p.set_defaults(run=cmd_demo)

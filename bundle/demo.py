@@ -1,71 +1,67 @@
-"""`make demo`: build the artifact, serve it locally, call it through boto3 as a client would, stop it."""
+"""`make demo`: the whole local path — offline plan, artifact, local endpoint, smoke test, operator guide.
+
+No AWS account is involved: the plan runs under Pulumi's mock runtime, the control plane the smoke
+test talks to is moto, and the data plane is the bundle's local endpoint serving the real artifact.
+"""
 from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from bundle import aws
 from bundle.artifact import build_artifact
-from bundle.errors import BundleError
+from bundle.emulator import EmulatedDeployment
 from bundle.examples import EXAMPLES, instances_request
+from bundle.guide import render_from_outputs
+from bundle.params import resolve
+from bundle.plan import evaluate, plan_document
 
-DEMO_ENDPOINT = "iris-demo"
-DEMO_REGION = "us-east-1"
-
-
-def start_local_endpoint(artifact_path) -> tuple[subprocess.Popen, str]:
-    """`python -m bundle serve --port 0` in a child process; returns it and the URL it printed."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bundle", "serve", "--port", "0", "--artifact", str(artifact_path)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    line = process.stdout.readline()
-    if not line:
-        process.wait()
-        raise BundleError(f"local endpoint exited with {process.returncode} before serving")
-    return process, json.loads(line)["url"]
-
-
-def stop_local_endpoint(process: subprocess.Popen) -> int:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    return process.returncode
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BUILD = REPO_ROOT / "build"
+GUIDE = REPO_ROOT / "operator_guide.md"
 
 
 def run_demo() -> int:
-    artifact = build_artifact()
-    print(f"1. artifact  {artifact.path}")
-    print(f"             sha256 {artifact.sha256}  {artifact.size_bytes} bytes  cv accuracy {artifact.manifest['metrics']['cv_accuracy_mean']}")
-    process, url = start_local_endpoint(artifact.path)
-    try:
-        print(f"2. endpoint  {url}  (local, SageMaker runtime API)")
-        runtime = aws.client("sagemaker-runtime", DEMO_REGION, endpoint_url=url)
+    params = resolve()
+    evaluation = evaluate(params)
+    print(f"1. offline plan: {len(evaluation.resources)} resources for endpoint {params.endpoint_name!r} ({params.instance_type})")
+    for resource in evaluation.resources:
+        print(f"     + {resource.type}  {resource.name}")
+
+    artifact = build_artifact(image_version=params.serving_image_version)
+    print(f"2. artifact: {artifact.path}")
+    print(f"     sha256 {artifact.sha256}, {artifact.size_bytes} bytes, cv accuracy {artifact.manifest['metrics']['cv_accuracy_mean']}")
+
+    BUILD.mkdir(exist_ok=True)
+    outputs_file = BUILD / "outputs.json"
+    outputs_file.write_text(json.dumps(evaluation.outputs, indent=2, default=str))
+    with EmulatedDeployment(evaluation.outputs, artifact.path) as deployment:
+        print(f"3. local endpoint {deployment.runtime_url} (data plane), moto {deployment.moto_url} (control plane)")
+        runtime = aws.client("sagemaker-runtime", deployment.region, endpoint_url=deployment.runtime_url)
         response = runtime.invoke_endpoint(
-            EndpointName=DEMO_ENDPOINT,
-            ContentType="application/json",
-            Accept="application/json",
-            Body=json.dumps(instances_request()),
+            EndpointName=params.endpoint_name, ContentType="application/json", Accept="application/json", Body=json.dumps(instances_request())
         )
         result = json.loads(response["Body"].read())
-        print("3. invoke_endpoint through boto3:")
+        print("   invoke_endpoint through boto3:")
         for example, predicted, probabilities in zip(EXAMPLES, result["predictions"], result["probabilities"]):
-            mark = "ok" if predicted == example.expected_class else "WRONG"
-            print(f"   {example.features} -> {predicted} ({example.species:<10}) p={probabilities}  {mark}")
-        ok = result["predictions"] == [e.expected_class for e in EXAMPLES]
-    finally:
-        code = stop_local_endpoint(process)
-        print(f"4. endpoint stopped (exit {code})")
-    return 0 if ok else 1
+            print(f"     {example.features} -> {predicted} ({example.species}) p={probabilities}")
+        print("4. smoke test (python -m bundle smoke --outputs build/outputs.json):")
+        smoke = subprocess.run(
+            [sys.executable, "-m", "bundle", "smoke", "--outputs", str(outputs_file)],
+            cwd=REPO_ROOT,
+            env={**os.environ, **deployment.env()},
+            capture_output=True,
+            text=True,
+        )
+        print("\n".join(f"     {line}" for line in (smoke.stdout + smoke.stderr).rstrip().splitlines()))
+
+    GUIDE.write_text(render_from_outputs(plan_document(evaluation)["outputs"], params))
+    print(f"5. operator guide (from the plan's outputs): {GUIDE}")
+    return smoke.returncode
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     sys.exit(run_demo())

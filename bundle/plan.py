@@ -245,6 +245,8 @@ def plan_text(evaluation: Evaluation) -> str:
                 lines.append(f"      {statement['Sid']}: {statement['Effect']} {', '.join(actions)} on {', '.join(targets)}")
     lines += ["", "Outputs:"]
     for key, value in document["outputs"].items():
+        if key == "operator_guide":
+            value = f"(rendered: {len(value.splitlines())} lines; `python -m bundle guide` writes it)"
         lines.append(f"  {key}: {json.dumps(value, sort_keys=True)}")
     return "\n".join(lines)
 

@@ -11,6 +11,7 @@ import pulumi
 
 from bundle.artifact import build_artifact
 from bundle.errors import BundleError
+from bundle.guide import guide_context, render
 from bundle.infrastructure import EndpointArgs, ModelArtifact, SageMakerEndpoint, log_group_name, scaling_resource_id
 from bundle.params import Params, resolve
 
@@ -56,9 +57,12 @@ def define_stack(params: Params) -> dict[str, Any]:
         artifact = ModelArtifact(path=built.path, sha256=built.sha256)
     endpoint = SageMakerEndpoint(params.endpoint_name, EndpointArgs(params=params, artifact=artifact))
     outputs = stack_outputs(params, endpoint, artifact)
-    for key, value in outputs.items():
+    # The guide is rendered from the real outputs once AWS knows them (strictly: a missing value fails the update).
+    guide = pulumi.Output.from_input(outputs).apply(lambda resolved: render(guide_context(params, resolved)))
+    outputs_with_guide = {**outputs, "operator_guide": guide}
+    for key, value in outputs_with_guide.items():
         pulumi.export(key, value)
-    return outputs
+    return outputs_with_guide
 
 
 def main() -> dict[str, Any]:

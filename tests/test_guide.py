@@ -1,0 +1,153 @@
+"""The operator guide: strict rendering, sections, and every code block run against the emulated deployment.
+
+The emulated deployment is moto (control plane) with the stack's resources created in it, plus the
+local endpoint (data plane). Blocks marked not-runnable-locally or moto-lacks are skipped with their
+reason, visible in pytest's summary (-ra).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bundle.artifact import build_artifact
+from bundle.emulator import EmulatedDeployment
+from bundle.guide import TEMPLATE_PATH, TemplateError, code_blocks, guide_context, render, render_from_outputs
+from bundle.params import validate
+from bundle.plan import evaluate
+from conftest import REPO
+
+SCENARIOS = {
+    "poc-autoscaling": {},
+    "custom-no-autoscaling": {
+        "endpoint_name": "fraud-scorer",
+        "variant_name": "blue",
+        "model_source": "custom-s3",
+        "custom_model_s3_uri": "s3://team-models/fraud/v7/model.tar.gz",
+        "autoscaling": {"enabled": False},
+        "initial_instance_count": 2,
+        "enable_network_isolation": False,
+    },
+}
+RENDERED = {}
+for _name, _raw in SCENARIOS.items():
+    _params = validate(_raw)
+    _outputs = evaluate(_params).outputs
+    RENDERED[_name] = (_params, _outputs, render(guide_context(_params, _outputs)))
+
+
+def test_template_keeps_the_catalogs_front_matter_and_variables():
+    template = TEMPLATE_PATH.read_text()
+    assert template.startswith("---\ntemplating: mustache\n---\n")
+    for tag in ("artifacts.endpoint.endpoint_name", "artifacts.endpoint.region", "params.instance_type", "params.initial_instance_count"):
+        assert "{{" + tag + "}}" in template
+
+
+def test_context_carries_params_artifacts_and_resources():
+    params, outputs, _ = RENDERED["poc-autoscaling"]
+    context = guide_context(params, outputs)
+    assert context["params"] == params.document
+    assert context["artifacts"]["endpoint"] == context["resources"]["endpoint"] == outputs["endpoint"]
+    assert set(context["artifacts"]["endpoint"]) == {"endpoint_name", "endpoint_arn", "region", "model_name"}
+
+
+def test_a_tag_missing_from_the_context_fails_the_render_naming_it():
+    params, outputs, _ = RENDERED["poc-autoscaling"]
+    context = copy.deepcopy(guide_context(params, outputs))
+    del context["artifacts"]["endpoint"]["region"]
+    with pytest.raises(TemplateError, match=r"\{\{artifacts\.endpoint\.region\}\} is not in the context"):
+        render(context)
+
+
+def test_an_empty_value_fails_the_render():
+    params, outputs, _ = RENDERED["poc-autoscaling"]
+    context = guide_context(params, {**outputs, "log_group": ""})
+    with pytest.raises(TemplateError, match=r"\{\{stack\.log_group\}\} is empty"):
+        render(context)
+
+
+def test_a_misspelt_section_and_a_misspelt_tag_inside_a_section_fail():
+    params, outputs, _ = RENDERED["poc-autoscaling"]
+    context = guide_context(params, outputs)
+    with pytest.raises(TemplateError, match=r"\{\{#guide\.autoscalling\}\} \(section\)"):
+        render(context, "{{#guide.autoscalling}}x{{/guide.autoscalling}}")
+    with pytest.raises(TemplateError, match=r"\{\{params\.autoscaling\.max_capacityy\}\}"):
+        render(context, "{{#guide.autoscaling}}{{params.autoscaling.max_capacityy}}{{/guide.autoscaling}}")
+    # A section that does not render does not need its tags: the custom model's URI is empty for the POC.
+    assert render(context, "{{#guide.custom_model}}{{params.nothing}}{{/guide.custom_model}}ok") == "ok"
+
+
+def test_one_variant_name_everywhere():
+    _, _, default = RENDERED["poc-autoscaling"]
+    _, _, blue = RENDERED["custom-no-autoscaling"]
+    assert "AllTraffic" not in default and "AllTraffic" not in blue
+    assert "variant/primary" in default and "Value=primary" in default
+    assert "primary" not in blue and "Value=blue" in blue
+
+
+def test_sections_appear_only_when_they_apply():
+    _, outputs, default = RENDERED["poc-autoscaling"]
+    _, _, custom = RENDERED["custom-no-autoscaling"]
+    assert "Understanding the POC Model" in default and "Your Model" not in default
+    assert "Your Model" in custom and "s3://team-models/fraud/v7/model.tar.gz" in custom and "Understanding the POC Model" not in custom
+    assert "Autoscaling is **on**" in default and "between **1** and\n**4** instances" in default
+    assert "Autoscaling is **off**" in custom and "describe-scalable-targets" not in custom
+    assert outputs["artifact_sha256"] in default
+    assert "Network isolation is **on**" in default and "Network isolation is **off**" in custom
+
+
+def test_log_group_and_metric_dimensions_match_the_deployment():
+    _, outputs, default = RENDERED["poc-autoscaling"]
+    assert default.count("/aws/sagemaker/Endpoints/iris-endpoint") >= 3
+    assert "Name=EndpointName,Value=iris-endpoint Name=VariantName,Value=primary" in default
+    assert outputs["endpoint_config_name"] in default
+
+
+def test_pulumi_up_exports_the_rendered_guide():
+    _, outputs, default = RENDERED["poc-autoscaling"]
+    assert outputs["operator_guide"] == default
+
+
+@pytest.fixture(scope="module")
+def deployments(artifact):
+    """The emulated deployment of one scenario at a time (moto's state is per process)."""
+    active: dict[str, EmulatedDeployment] = {}
+
+    def get(name):
+        if name not in active:
+            for other in active.values():
+                other.__exit__(None, None, None)
+            active.clear()
+            active[name] = EmulatedDeployment(RENDERED[name][1], artifact.path).__enter__()
+        return active[name]
+
+    yield get
+    for deployment in active.values():
+        deployment.__exit__(None, None, None)
+
+
+def block_cases():
+    for scenario, (_, _, text) in RENDERED.items():
+        for block in code_blocks(text):
+            slug = "".join(c if c.isalnum() else "-" for c in block.heading.lower()).strip("-")
+            yield pytest.param(scenario, block, id=f"{scenario}-{block.index:02d}-{block.language}-{slug}")
+
+
+@pytest.mark.parametrize("scenario, block", list(block_cases()))
+def test_guide_code_block_runs(deployments, tmp_path, scenario, block):
+    if block.skip_reason:
+        pytest.skip(block.skip_reason)
+    deployment = deployments(scenario)
+    env = {
+        **os.environ,
+        **deployment.env(),
+        "PYTHONPATH": str(REPO),
+        "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}",
+    }
+    command = ["bash", "-euo", "pipefail", "-c", block.code] if block.language == "bash" else [sys.executable, "-c", block.code]
+    result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"block {block.index} under '{block.heading}' failed:\n{block.code}\n--- output ---\n{result.stdout}{result.stderr}"
