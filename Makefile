@@ -1,4 +1,8 @@
 # Everything the project needs is installed by these targets: nothing by hand.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+# This machine's pip config names local index folders that may not exist; its warnings are noise.
+QUIET_PIP := 2>&1 | { grep -v "^WARNING: Location '.*' is ignored" || true; }
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -15,12 +19,12 @@ setup: $(VENV)/.installed $(IMAGE_VENV)/.installed
 $(VENV)/.installed: requirements.txt
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { echo "python3 needs venv: apt-get install python3-venv"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt $(QUIET_PIP)
 	touch $@
 
 $(IMAGE_VENV)/.installed: requirements-image.txt
 	$(IMAGE_PYTHON) -m venv $(IMAGE_VENV)
-	$(IMAGE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-image.txt
+	$(IMAGE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-image.txt $(QUIET_PIP)
 	touch $@
 
 demo: setup
