@@ -18,6 +18,8 @@ BUCKET = "aws:s3/bucket:Bucket"
 OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 HARDENING = [
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
@@ -39,7 +41,8 @@ def policy_statements(evaluation):
 
 
 def test_default_creates_the_full_graph_under_one_component(default):
-    assert sorted(r.type for r in default.resources) == sorted([BUCKET, *HARDENING, OBJECT, ROLE, ROLE_POLICY, MODEL, CONFIG, ENDPOINT, TARGET, POLICY])
+    expected = [BUCKET, *HARDENING, OBJECT, ROLE, ROLE_POLICY, MODEL, CONFIG, ENDPOINT, TARGET, POLICY, ALARM, ALARM, DASHBOARD]
+    assert sorted(r.type for r in default.resources) == sorted(expected)
     assert {r.parent for r in default.resources} == {"iris-endpoint"}
 
 
@@ -234,6 +237,6 @@ def test_cli_plan_text_and_json(tmp_path):
     assert "(known after apply)" in text.stdout and "appautoscaling" not in text.stdout
     as_json = subprocess.run([sys.executable, "-m", "bundle", "plan", "--params", str(params), "--json"], cwd=REPO, capture_output=True, text=True)
     document = json.loads(as_json.stdout)
-    assert [set(r) for r in document["resources"]] == [{"type", "name", "inputs"}] * len(document["resources"])
+    assert all({"type", "name", "inputs"} <= set(r) <= {"type", "name", "inputs", "options"} for r in document["resources"])
     assert document["outputs"]["endpoint"]["endpoint_arn"] == "(known after apply)"
     assert document["outputs"]["endpoint"]["endpoint_name"] == "planned"
