@@ -7,18 +7,8 @@ import pytest
 
 from bundle.params import validate
 from bundle.plan import evaluate
+from tokens import BUCKET, CONFIG, CUSTOM, HARDENING, OBJECT, ROLE_POLICY
 
-CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-BUCKET = "aws:s3/bucket:Bucket"
-OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
-HARDENING = [
-    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-    "aws:s3/bucketVersioning:BucketVersioning",
-    "aws:s3/bucketPolicy:BucketPolicy",
-]
-CUSTOM = {"model_source": "custom-s3", "custom_model_s3_uri": "s3://my-models/iris/v2/model.tar.gz"}
 BUNDLE_KEY = "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-12ab-34cd-56ef-1234567890ab"
 CAPTURE_KEY = "arn:aws:kms:us-east-1:123456789012:key/2222bbbb-12ab-34cd-56ef-1234567890ab"
 

@@ -8,11 +8,8 @@ import pytest
 from bundle.observability import dashboard_body, dashboard_url
 from bundle.params import validate
 from bundle.plan import evaluate
+from tokens import ALARM, DASHBOARD, SUBSCRIPTION, TOPIC
 
-DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
-ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-TOPIC = "aws:sns/topic:Topic"
-SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 SERVERLESS = {"deployment_mode": "serverless"}
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:ops-pager"
 

@@ -8,26 +8,8 @@ import pytest
 
 from bundle.params import validate
 from bundle.plan import PROJECT, evaluate, plan_document
+from tokens import ALARM, BUCKET, CONFIG, CUSTOM, DASHBOARD, ENDPOINT, HARDENING, KMS, MODEL, OBJECT, POLICY, ROLE, ROLE_POLICY, TARGET
 
-MODEL = "aws:sagemaker/model:Model"
-CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
-ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
-TARGET = "aws:appautoscaling/target:Target"
-POLICY = "aws:appautoscaling/policy:Policy"
-BUCKET = "aws:s3/bucket:Bucket"
-OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
-HARDENING = [
-    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-    "aws:s3/bucketVersioning:BucketVersioning",
-    "aws:s3/bucketPolicy:BucketPolicy",
-]
-CUSTOM = {"model_source": "custom-s3", "custom_model_s3_uri": "s3://my-models/iris/v2/model.tar.gz"}
-KMS = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 VPC = {"subnet_ids": ["subnet-0a1b2c3d", "subnet-4e5f6a7b"], "security_group_ids": ["sg-0123abcd"]}
 
 

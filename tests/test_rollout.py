@@ -11,16 +11,9 @@ from moto import mock_aws
 from bundle.params import validate
 from bundle.plan import evaluate
 from bundle.rollout import before_update_deregistering, deregister_scaling
+from tokens import ALARM, CONFIG, ENDPOINT, MODEL, POLICY, ROLE_POLICY, TARGET
 
-CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
-ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
-MODEL = "aws:sagemaker/model:Model"
-TARGET = "aws:appautoscaling/target:Target"
-POLICY = "aws:appautoscaling/policy:Policy"
-ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 TWO_INSTANCES = {"initial_instance_count": 2, "autoscaling": {"min_capacity": 2}}
-KMS = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 # Every mode and strategy the schema allows, plus rollback switched off.
 CASES = {
