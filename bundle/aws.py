@@ -14,14 +14,23 @@ from botocore.config import Config
 LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
-def client(service: str, region: str, endpoint_url: str | None = None, max_attempts: int = 5, timeout: float = 60.0):
+def client(
+    service: str,
+    region: str,
+    endpoint_url: str | None = None,
+    max_attempts: int = 5,
+    timeout: float = 60.0,
+    profile: str | None = None,
+):
+    """`profile`: a named profile of the shared AWS config (as Pulumi's `aws:profile`); None: the default chain."""
     config = Config(retries={"mode": "standard", "total_max_attempts": max_attempts}, read_timeout=timeout, connect_timeout=10)
     kwargs = {"region_name": region, "config": config}
     if endpoint_url:
         kwargs["endpoint_url"] = endpoint_url
-    if (endpoint_url or _points_at_emulator()) and boto3.Session().get_credentials() is None:
+    session = boto3.Session(profile_name=profile) if profile else boto3.Session()
+    if (endpoint_url or _points_at_emulator()) and session.get_credentials() is None:
         kwargs.update(LOCAL_CREDENTIALS)
-    return boto3.client(service, **kwargs)
+    return session.client(service, **kwargs)
 
 
 def _points_at_emulator() -> bool:

@@ -50,7 +50,8 @@ def cmd_validate(args) -> int:
     except InvalidParams as e:
         print(str(e), file=sys.stderr)
         return 2
-    print(f"{args.file}: valid ({params.model_source}, {params.instance_type}, endpoint {params.endpoint_name})")
+    sizing = f"serverless {params.serverless.memory_size_mb} MB" if params.serverless else params.instance_type
+    print(f"{args.file}: valid ({params.model_source}, {sizing}, endpoint {params.endpoint_name})")
     return 0
 
 

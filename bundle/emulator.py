@@ -18,7 +18,8 @@ from pathlib import Path
 from moto.server import ThreadedMotoServer
 
 from bundle import aws
-from bundle.infrastructure import INFERENCE_PROGRAM, SCALABLE_DIMENSION, SCALING_METRIC, SUBMIT_DIRECTORY, split_s3_uri
+from bundle.infrastructure import INFERENCE_PROGRAM, SCALING_METRIC, SUBMIT_DIRECTORY
+from bundle.naming import SCALABLE_DIMENSION, split_s3_uri
 from bundle.serving import LocalEndpoint
 
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
@@ -103,18 +104,15 @@ class EmulatedDeployment:
             },
             EnableNetworkIsolation=params["enable_network_isolation"],
         )
-        sm.create_endpoint_config(
-            EndpointConfigName=out["endpoint_config_name"],
-            ProductionVariants=[
-                {
-                    "VariantName": variant,
-                    "ModelName": out["endpoint"]["model_name"],
-                    "InstanceType": params["instance_type"],
-                    "InitialInstanceCount": params["initial_instance_count"],
-                    "InitialVariantWeight": 1.0,
-                }
-            ],
-        )
+        production_variant = {"VariantName": variant, "ModelName": out["endpoint"]["model_name"], "InitialVariantWeight": 1.0}
+        if out["serverless"]:
+            production_variant["ServerlessConfig"] = {
+                "MemorySizeInMB": out["serverless"]["memory_size_mb"],
+                "MaxConcurrency": out["serverless"]["max_concurrency"],
+            }
+        else:
+            production_variant.update(InstanceType=params["instance_type"], InitialInstanceCount=params["initial_instance_count"])
+        sm.create_endpoint_config(EndpointConfigName=out["endpoint_config_name"], ProductionVariants=[production_variant])
         sm.create_endpoint(EndpointName=self.endpoint_name, EndpointConfigName=out["endpoint_config_name"])
 
         scaling = out["autoscaling"]
@@ -141,7 +139,24 @@ class EmulatedDeployment:
                 },
             )
 
-        # What SageMaker itself writes once the endpoint serves: a log stream and a few metrics.
+        dimensions = [{"Name": "EndpointName", "Value": self.endpoint_name}, {"Name": "VariantName", "Value": variant}]
+        cloudwatch = self.client("cloudwatch")
+        for metric, name in (("Invocation5XXErrors", out["alarms"]["invocation_5xx"]), ("ModelLatency", out["alarms"]["model_latency"])):
+            cloudwatch.put_metric_alarm(
+                AlarmName=name,
+                Namespace="AWS/SageMaker",
+                MetricName=metric,
+                Dimensions=dimensions,
+                Statistic="Sum",
+                Period=60,
+                EvaluationPeriods=2,
+                Threshold=1.0,
+                ComparisonOperator="GreaterThanOrEqualToThreshold",
+                TreatMissingData="notBreaching",
+            )
+        cloudwatch.put_dashboard(DashboardName=out["dashboard_name"], DashboardBody=json.dumps({"widgets": []}))
+
+        # What SageMaker itself writes once the endpoint serves: log lines, metrics, captured data.
         logs = self.client("logs")
         logs.create_log_group(logGroupName=out["log_group"])
         stream = f"{variant}/i-0emulated"
@@ -151,8 +166,14 @@ class EmulatedDeployment:
             logStreamName=stream,
             logEvents=[{"timestamp": int(time.time() * 1000), "message": "emulated: model_fn loaded model.joblib"}],
         )
-        dimensions = [{"Name": "EndpointName", "Value": self.endpoint_name}, {"Name": "VariantName", "Value": variant}]
-        self.client("cloudwatch").put_metric_data(
+        cloudwatch.put_metric_data(
             Namespace="AWS/SageMaker",
             MetricData=[{"MetricName": "Invocations", "Dimensions": dimensions, "Value": 3.0, "Unit": "None"}],
         )
+        capture = out["data_capture"]
+        if capture["enabled"]:
+            capture_bucket, prefix = split_s3_uri(capture["destination"])
+            if capture_bucket != bucket:
+                s3.create_bucket(Bucket=capture_bucket)
+            hour = time.strftime("%Y/%m/%d/%H", time.gmtime())
+            s3.put_object(Bucket=capture_bucket, Key=f"{prefix}{variant}/{hour}/emulated.jsonl", Body=b'{"captureData": {}}\n')

@@ -41,15 +41,26 @@ class TemplateError(BundleError):
 def guide_flags(params: Params, outputs: dict) -> dict[str, Any]:
     """Derived values for sections: mustache can test truthiness, not compare strings."""
     serverless = outputs.get("deployment_mode") == "serverless"
+    autoscaling = bool((outputs.get("autoscaling") or {}).get("enabled"))
+    deployment = outputs.get("deployment") or {}
+    strategy = deployment.get("strategy")
     return {
         "poc_model": params.builds_poc_model,
         "custom_model": not params.builds_poc_model,
         "realtime": not serverless,
         "serverless": serverless,
-        "autoscaling": bool(outputs.get("autoscaling", {}).get("enabled")),
-        "no_autoscaling": not outputs.get("autoscaling", {}).get("enabled"),
+        "autoscaling": autoscaling,
+        "no_autoscaling": not autoscaling,
+        "realtime_fixed": not serverless and not autoscaling,
+        "provisioned": bool((outputs.get("serverless") or {}).get("provisioned_concurrency")),
         "vpc": params.vpc.enabled,
         "kms": bool(params.kms_key_arn),
+        "all_at_once": strategy == "ALL_AT_ONCE",
+        "canary": strategy == "CANARY",
+        "linear": strategy == "LINEAR",
+        "auto_rollback": bool(deployment.get("auto_rollback")),
+        "alarm_topic": bool(outputs.get("alarm_topic_arn")),
+        "data_capture": bool((outputs.get("data_capture") or {}).get("enabled")),
     }
 
 

@@ -6,8 +6,10 @@ Design choices that avoid the pitfalls SageMaker IaC users hit (shared FACTS.md)
 - The EndpointConfiguration and Model are auto-named, so a change is a create-before-delete
   replacement (a fixed name fails with "Cannot create already existing endpoint configuration").
 - The Endpoint keeps the stable `endpoint_name`; the autoscaling target is registered after it.
-- The role reads only the artifact's prefix (or the one custom object) and writes logs only to
-  /aws/sagemaker/Endpoints/<name>.
+- Updates are blue/green with automatic rollback on the bundle's alarms (bundle/rollout.py), and the
+  variant leaves autoscaling for the length of an update, as AWS requires (same module).
+- The role reads only the artifact's prefix (or the one custom object), writes logs only to
+  /aws/sagemaker/Endpoints/<name> and, with data capture, objects only under the capture prefix.
 """
 from __future__ import annotations
 
@@ -18,17 +20,18 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from bundle.capture import capture_destination, capture_key, data_capture_config, landing_prefix
+from bundle.naming import SCALABLE_DIMENSION, log_group_name, logical_name, scaling_resource_id, split_s3_uri
+from bundle.observability import create_observability
 from bundle.params import Params
+from bundle.rollout import deployment_config, endpoint_options, scaling_policy_options, scaling_target_options
 from bundle.serving_image import REPOSITORY, serving_image
 
 COMPONENT_TYPE = "sagemaker-bundle:index:Endpoint"
 BUNDLE_TAG = "sagemaker-endpoint-bundle"
 INFERENCE_PROGRAM = "inference.py"
 SUBMIT_DIRECTORY = "/opt/ml/model/code"
-SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 SCALING_METRIC = "SageMakerVariantInvocationsPerInstance"
-# Physical names are <logical name>-<7 random chars>; SageMaker and IAM allow 63/64, S3 63 (lowercase).
-AUTONAME_SUFFIX = 8
 
 
 @dataclass(frozen=True)
@@ -49,27 +52,6 @@ class EndpointArgs:
     artifact: ModelArtifact | None  # None for model_source custom-s3: nothing is built or uploaded
 
 
-def logical_name(endpoint_name: str, suffix: str, limit: int = 63, lower: bool = False) -> str:
-    """`<endpoint>-<suffix>`, cut so that the auto-named physical name fits `limit`."""
-    room = limit - AUTONAME_SUFFIX - len(suffix) - 1
-    base = endpoint_name[:room].rstrip("-")
-    name = f"{base}-{suffix}"
-    return name.lower() if lower else name
-
-
-def log_group_name(endpoint_name: str) -> str:
-    return f"/aws/sagemaker/Endpoints/{endpoint_name}"
-
-
-def scaling_resource_id(endpoint_name: str, variant_name: str) -> str:
-    return f"endpoint/{endpoint_name}/variant/{variant_name}"
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
-
-
 class SageMakerEndpoint(pulumi.ComponentResource):
     def __init__(self, name: str, args: EndpointArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(COMPONENT_TYPE, name, None, opts)
@@ -86,10 +68,16 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             opts=pulumi.InvokeOptions(parent=self),
         )
 
-        # --- where the model comes from -----------------------------------------------------------
+        # --- the bundle's bucket: the POC artifact and, unless sent elsewhere, captured data ---------------
         self.bucket_name: pulumi.Output[str] | None = None
-        if args.artifact is not None:
+        hardening: list[pulumi.Resource] = []
+        if p.needs_bucket:
             bucket, hardening = self._artifact_bucket(p, tags, child)
+            self.bucket_name = bucket.bucket
+        self.capture_destination = capture_destination(p, self.bucket_name)
+
+        # --- where the model comes from -----------------------------------------------------------
+        if args.artifact is not None:
             obj = aws.s3.BucketObjectv2(
                 logical_name(p.endpoint_name, "model-artifact"),
                 bucket=bucket.id,
@@ -99,7 +87,6 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 tags=tags,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=hardening),
             )
-            self.bucket_name = bucket.bucket
             model_data_url = pulumi.Output.concat("s3://", obj.bucket, "/", obj.key)
             readable = pulumi.Output.concat("arn:", partition, ":s3:::", bucket.bucket, f"/models/{args.artifact.sha256}/*")
         else:
@@ -122,8 +109,9 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        capture = self.capture_destination.apply(lambda d: landing_prefix(d, p.endpoint_name)) if self.capture_destination else None
         policy_document = pulumi.Output.all(
-            readable=readable, region=region, account=account, partition=partition, registry=image.registry_id
+            readable=readable, region=region, account=account, partition=partition, registry=image.registry_id, capture=capture
         ).apply(lambda v: json.dumps(execution_policy(p, **v), sort_keys=True))
         role_policy = aws.iam.RolePolicy(
             logical_name(p.endpoint_name, "execution", limit=128), role=role.id, policy=policy_document, opts=child
@@ -155,25 +143,24 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         )
         config = aws.sagemaker.EndpointConfiguration(
             logical_name(p.endpoint_name, "config"),
-            production_variants=[
-                aws.sagemaker.EndpointConfigurationProductionVariantArgs(
-                    variant_name=p.variant_name,
-                    model_name=model.name,
-                    instance_type=p.instance_type,
-                    initial_instance_count=p.initial_instance_count,
-                    initial_variant_weight=1.0,
-                )
-            ],
-            kms_key_arn=p.kms_key_arn or None,
+            production_variants=[production_variant(p, model.name)],
+            # Serverless endpoints have no ML storage volume to encrypt.
+            kms_key_arn=(p.kms_key_arn or None) if not p.is_serverless else None,
+            data_capture_config=data_capture_config(p, self.capture_destination) if self.capture_destination else None,
             tags=tags,
-            opts=child,
+            # Captured data lands only in a hardened bucket.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=hardening if p.captures_into_bundle_bucket else []),
         )
+
+        # --- alarms first (the rollout references them by name), then the endpoint --------------------
+        self.observability = create_observability(p, self, tags, region, partition)
         endpoint = aws.sagemaker.Endpoint(
             logical_name(p.endpoint_name, "endpoint"),
             name=p.endpoint_name,
             endpoint_config_name=config.name,
+            deployment_config=deployment_config(p.deployment, self.observability.names.all()),
             tags=tags,
-            opts=child,
+            opts=endpoint_options(p, self, self.observability.alarms, profile=pulumi.Config("aws").get("profile")),
         )
 
         # --- autoscaling, registered after the endpoint exists -------------------------------------
@@ -187,7 +174,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 scalable_dimension=SCALABLE_DIMENSION,
                 min_capacity=p.autoscaling.min_capacity,
                 max_capacity=p.autoscaling.max_capacity,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[endpoint]),
+                opts=scaling_target_options(self, endpoint, config.name),
             )
             self.scaling_policy = aws.appautoscaling.Policy(
                 logical_name(p.endpoint_name, "scaling-policy"),
@@ -204,7 +191,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                     scale_in_cooldown=p.autoscaling.scale_in_cooldown,
                     scale_out_cooldown=p.autoscaling.scale_out_cooldown,
                 ),
-                opts=child,
+                opts=scaling_policy_options(self, self.scaling_target),
             )
 
         self.region = region
@@ -217,7 +204,10 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         self.register_outputs({"endpoint_name": endpoint.name, "endpoint_arn": endpoint.arn})
 
     def _artifact_bucket(self, p: Params, tags: dict, child: pulumi.ResourceOptions) -> tuple[aws.s3.Bucket, list]:
-        """Private, encrypted, versioned, TLS-only; force_destroy so `pulumi destroy` can remove it."""
+        """Private, encrypted, versioned, TLS-only; force_destroy so `pulumi destroy` can remove it.
+
+        The logical name stays "artifacts" although captured data lands here too: renaming would replace the bucket.
+        """
         bucket = aws.s3.Bucket(logical_name(p.endpoint_name, "artifacts", lower=True), force_destroy=True, tags=tags, opts=child)
         block = aws.s3.BucketPublicAccessBlock(
             logical_name(p.endpoint_name, "artifacts-public-access"),
@@ -275,8 +265,28 @@ def tls_only_policy(bucket_arn: str) -> dict:
     }
 
 
-def execution_policy(p: Params, readable: str, region: str, account: str, partition: str, registry: str) -> dict:
-    """The endpoint role's only permissions: read the model, pull the image, write its logs and metrics."""
+def production_variant(p: Params, model_name: pulumi.Input[str]) -> aws.sagemaker.EndpointConfigurationProductionVariantArgs:
+    """Instances for realtime, memory and concurrency for serverless: never both."""
+    if p.serverless is not None:
+        sizing = dict(
+            serverless_config=aws.sagemaker.EndpointConfigurationProductionVariantServerlessConfigArgs(
+                memory_size_in_mb=p.serverless.memory_size_mb,
+                max_concurrency=p.serverless.max_concurrency,
+                provisioned_concurrency=p.serverless.provisioned_concurrency or None,  # 0: none, which AWS spells as absent
+            )
+        )
+    else:
+        sizing = dict(instance_type=p.instance_type, initial_instance_count=p.initial_instance_count)
+    return aws.sagemaker.EndpointConfigurationProductionVariantArgs(
+        variant_name=p.variant_name, model_name=model_name, initial_variant_weight=1.0, **sizing
+    )
+
+
+def execution_policy(
+    p: Params, readable: str, region: str, account: str, partition: str, registry: str, capture: str | None = None
+) -> dict:
+    """The endpoint role's only permissions: read the model, pull the image, write its logs and metrics and,
+    with data capture, write objects under `capture` (s3://bucket/prefix/<endpoint>/) only."""
     log_group = f"arn:{partition}:logs:{region}:{account}:log-group:{log_group_name(p.endpoint_name)}"
     statements = [
         {"Sid": "ReadModelArtifact", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [readable]},
@@ -307,6 +317,16 @@ def execution_policy(p: Params, readable: str, region: str, account: str, partit
         statements.append(
             {"Sid": "UseBundleKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:DescribeKey"], "Resource": [p.kms_key_arn]}
         )
+    if capture:
+        bucket, prefix = split_s3_uri(capture)
+        statements.append(
+            {"Sid": "WriteDataCapture", "Effect": "Allow", "Action": ["s3:PutObject"], "Resource": [f"arn:{partition}:s3:::{bucket}/{prefix}*"]}
+        )
+        if capture_key(p):
+            # Encrypt only: the role writes captured data, it never reads it back.
+            statements.append(
+                {"Sid": "EncryptDataCapture", "Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"], "Resource": [capture_key(p)]}
+            )
     if p.vpc.enabled:
         # SageMaker attaches ENIs in the given subnets; the EC2 describe/ENI calls take no narrower resource.
         statements.append(

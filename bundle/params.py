@@ -26,6 +26,10 @@ from bundle.errors import BundleError
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = REPO_ROOT / "params.schema.json"
 PARAMS_FILE_ENV = "BUNDLE_PARAMS_FILE"
+# A property marked with the modes it applies to gets no default in the other mode, so that a key the
+# user did set there can be told apart from a default (the schema then names it as not applicable).
+MODES_KEY = "x-deployment-modes"
+REALTIME, SERVERLESS = "realtime", "serverless"
 
 
 def load_schema() -> dict:
@@ -59,6 +63,61 @@ class Autoscaling:
 
 
 @dataclass(frozen=True)
+class Serverless:
+    memory_size_mb: int
+    max_concurrency: int
+    provisioned_concurrency: int  # 0: on demand only
+
+
+@dataclass(frozen=True)
+class Deployment:
+    strategy: str  # ALL_AT_ONCE | CANARY | LINEAR
+    canary_size_percent: int
+    linear_step_percent: int
+    wait_interval_seconds: int
+    termination_wait_seconds: int
+    maximum_execution_timeout_seconds: int
+    auto_rollback: bool
+
+    @property
+    def baking_periods(self) -> int:
+        """How many times SageMaker waits wait_interval_seconds in one rollout: one per traffic shift."""
+        if self.strategy == "CANARY":
+            return 2
+        if self.strategy == "LINEAR":
+            return -(-100 // self.linear_step_percent)  # ceil: the last step may be smaller
+        return 1
+
+    @property
+    def total_wait_seconds(self) -> int:
+        return self.baking_periods * self.wait_interval_seconds + self.termination_wait_seconds
+
+
+@dataclass(frozen=True)
+class Alarms:
+    period_seconds: int
+    evaluation_periods: int
+    invocation_5xx_threshold: int
+    model_latency_percentile: str
+    model_latency_threshold_ms: float
+    email: str
+    topic_arn: str
+
+    @property
+    def window_seconds(self) -> int:
+        """The shortest time in which an alarm can go from OK to ALARM."""
+        return self.period_seconds * self.evaluation_periods
+
+
+@dataclass(frozen=True)
+class DataCapture:
+    enabled: bool
+    sampling_percentage: int
+    destination_s3_uri: str  # "" = the bundle's bucket
+    kms_key_arn: str
+
+
+@dataclass(frozen=True)
 class Vpc:
     subnet_ids: tuple[str, ...]
     security_group_ids: tuple[str, ...]
@@ -71,38 +130,66 @@ class Vpc:
 @dataclass(frozen=True)
 class Params:
     endpoint_name: str
+    deployment_mode: str  # realtime | serverless
     model_source: str
     custom_model_s3_uri: str
     serving_image_version: str
-    instance_type: str
-    initial_instance_count: int
+    instance_type: str | None  # None when serverless
+    initial_instance_count: int | None  # None when serverless
     variant_name: str
-    autoscaling: Autoscaling
+    autoscaling: Autoscaling  # enabled is False when serverless
+    serverless: Serverless | None  # None when realtime
+    deployment: Deployment
+    alarms: Alarms
+    data_capture: DataCapture  # enabled is False when serverless
     enable_network_isolation: bool
     kms_key_arn: str
     vpc: Vpc
     tags: dict[str, str]
-    document: dict  # the validated document with every default filled in: the guide's `params`
+    document: dict  # the validated document with every default that applies filled in: the guide's `params`
 
     @property
     def builds_poc_model(self) -> bool:
         return self.model_source == "poc-sklearn"
 
+    @property
+    def is_serverless(self) -> bool:
+        return self.deployment_mode == SERVERLESS
+
+    @property
+    def captures_into_bundle_bucket(self) -> bool:
+        return self.data_capture.enabled and not self.data_capture.destination_s3_uri
+
+    @property
+    def needs_bucket(self) -> bool:
+        """The bundle's bucket holds the POC artifact and, unless told otherwise, captured data."""
+        return self.builds_poc_model or self.captures_into_bundle_bucket
+
 
 # --- defaults and validation --------------------------------------------------------------------
 
 
-def with_defaults(schema: dict, value: Any) -> Any:
-    """Fill the schema's `default`s into objects, recursively (jsonschema validates, it does not fill)."""
+def with_defaults(schema: dict, value: Any, mode: str | None = None) -> Any:
+    """Fill the schema's `default`s into objects, recursively (jsonschema validates, it does not fill).
+
+    With a deployment `mode`, properties marked for other modes get no default: what is left is what the user set.
+    """
     if schema.get("type") != "object" or not isinstance(value, dict):
         return value
     filled = dict(value)
     for key, subschema in schema.get("properties", {}).items():
-        if key not in filled and "default" in subschema:
+        applies = mode is None or mode in subschema.get(MODES_KEY, [mode])
+        if key not in filled and "default" in subschema and applies:
             filled[key] = copy.deepcopy(subschema["default"])
         if key in filled:
             filled[key] = with_defaults(subschema, filled[key])
     return filled
+
+
+def document_with_defaults(schema: dict, raw: dict) -> dict:
+    """The params document as validated: defaults filled for the chosen deployment mode only."""
+    mode = raw.get("deployment_mode", schema["properties"]["deployment_mode"]["default"])
+    return with_defaults(schema, raw, mode if mode in (REALTIME, SERVERLESS) else None)
 
 
 def _path(parts) -> str:
@@ -136,6 +223,16 @@ def _errors(validator: jsonschema.protocols.Validator, document: dict):
 def cross_field_problems(document: dict) -> list[Problem]:
     """The rules JSON Schema cannot state: comparisons between fields."""
     problems: list[Problem] = []
+    problems += _rollout_problems(document)
+    serverless = document.get("serverless", {})
+    provisioned, most = serverless.get("provisioned_concurrency"), serverless.get("max_concurrency")
+    if _ints(provisioned, most) and provisioned > most:
+        problems.append(
+            Problem(
+                "serverless.provisioned_concurrency",
+                f"provisioned_concurrency {provisioned} is greater than max_concurrency {most}: lower it, or raise serverless.max_concurrency",
+            )
+        )
     scaling = document.get("autoscaling", {})
     initial = document.get("initial_instance_count")
     low, high = scaling.get("min_capacity"), scaling.get("max_capacity")
@@ -158,11 +255,54 @@ def cross_field_problems(document: dict) -> list[Problem]:
     return problems
 
 
+def _ints(*values) -> bool:
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+
+
+def _rollout_problems(document: dict) -> list[Problem]:
+    """Guardrail settings that AWS would refuse, or that would make the rollback unable to happen."""
+    problems: list[Problem] = []
+    rollout, alarms = document.get("deployment", {}), document.get("alarms", {})
+    strategy, count = rollout.get("strategy"), document.get("initial_instance_count")
+    if strategy in ("CANARY", "LINEAR") and _ints(count) and count < 2:
+        problems.append(
+            Problem(
+                "deployment.strategy",
+                f"{strategy} shifts traffic a share of the fleet's instances at a time, which needs at least 2 instances "
+                f"(initial_instance_count is {count}): use ALL_AT_ONCE, or set initial_instance_count to 2 or more",
+            )
+        )
+    keys = ("wait_interval_seconds", "termination_wait_seconds", "maximum_execution_timeout_seconds", "canary_size_percent", "linear_step_percent")
+    if strategy in ("ALL_AT_ONCE", "CANARY", "LINEAR") and _ints(*(rollout.get(k) for k in keys)):
+        settings = Deployment(strategy=strategy, auto_rollback=bool(rollout.get("auto_rollback")), **{k: rollout[k] for k in keys})
+        timeout = settings.maximum_execution_timeout_seconds
+        if timeout <= settings.total_wait_seconds:
+            problems.append(
+                Problem(
+                    "deployment.maximum_execution_timeout_seconds",
+                    f"maximum_execution_timeout_seconds {timeout} must exceed the rollout's waiting: {settings.baking_periods} "
+                    f"baking period(s) of {settings.wait_interval_seconds} s plus a termination wait of "
+                    f"{settings.termination_wait_seconds} s = {settings.total_wait_seconds} s, and leave time to provision the new fleet",
+                )
+            )
+        period, periods = alarms.get("period_seconds"), alarms.get("evaluation_periods")
+        if settings.auto_rollback and _ints(period, periods) and settings.wait_interval_seconds < period * periods:
+            problems.append(
+                Problem(
+                    "deployment.wait_interval_seconds",
+                    f"a baking period of {settings.wait_interval_seconds} s is shorter than the alarms' window "
+                    f"(alarms.period_seconds {period} x alarms.evaluation_periods {periods} = {period * periods} s): no alarm "
+                    "could fire before the rollout moves on, so nothing would roll back; raise wait_interval_seconds or shorten the alarms",
+                )
+            )
+    return problems
+
+
 def problems_in(raw: Any, schema: dict | None = None) -> list[Problem]:
     schema = schema or load_schema()
     if not isinstance(raw, dict):
         return [Problem("(root)", f"params must be a JSON object, got {type(raw).__name__}")]
-    document = with_defaults(schema, raw)
+    document = document_with_defaults(schema, raw)
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
     found = [_schema_problem(e) for e in _errors(validator, document)]
     # A field already wrong on its own is not compared with others: one problem, one message.
@@ -177,19 +317,27 @@ def validate(raw: Any, source: str = "params") -> Params:
     found = problems_in(raw, schema)
     if found:
         raise InvalidParams(found, source)
-    d = with_defaults(schema, raw)
+    d = document_with_defaults(schema, raw)
+    # What does not apply to the mode is absent from `d`: the typed view gets its off state (defaults, disabled).
+    off = with_defaults(schema, {"vpc": {}, "autoscaling": {}, "data_capture": {}})
+    serverless = d["deployment_mode"] == SERVERLESS
     return Params(
         endpoint_name=d["endpoint_name"],
+        deployment_mode=d["deployment_mode"],
         model_source=d["model_source"],
         custom_model_s3_uri=d["custom_model_s3_uri"],
         serving_image_version=d["serving_image_version"],
-        instance_type=d["instance_type"],
-        initial_instance_count=d["initial_instance_count"],
+        instance_type=d.get("instance_type"),
+        initial_instance_count=d.get("initial_instance_count"),
         variant_name=d["variant_name"],
-        autoscaling=Autoscaling(**d["autoscaling"]),
-        enable_network_isolation=d["enable_network_isolation"],
+        autoscaling=Autoscaling(**{**d.get("autoscaling", off["autoscaling"]), **({"enabled": False} if serverless else {})}),
+        serverless=Serverless(**d["serverless"]) if serverless else None,
+        deployment=Deployment(**d["deployment"]),
+        alarms=Alarms(**d["alarms"]),
+        data_capture=DataCapture(**d.get("data_capture", off["data_capture"])),
+        enable_network_isolation=d.get("enable_network_isolation", False),
         kms_key_arn=d["kms_key_arn"],
-        vpc=Vpc(tuple(d["vpc"]["subnet_ids"]), tuple(d["vpc"]["security_group_ids"])),
+        vpc=Vpc(*(tuple(d.get("vpc", off["vpc"])[k]) for k in ("subnet_ids", "security_group_ids"))),
         tags=dict(d["tags"]),
         document=d,
     )
@@ -280,6 +428,8 @@ def markdown_table(schema: dict | None = None) -> str:
                 kind = " \\| ".join(f"`{c}`" for c in choices)
             default = "" if kind == "object" else f"`{json.dumps(sub.get('default'))}`"
             description = sub["description"].replace("|", "\\|").replace("\n", " ")
+            if MODES_KEY in sub:
+                description += f" ({' and '.join(sub[MODES_KEY])} only)"
             rows.append(f"| `{prefix}{key}` | {kind} | {default} | {sub['title']}. {description} |")
             if kind == "object":
                 walk(sub.get("properties", {}), f"{prefix}{key}.")

@@ -15,6 +15,7 @@ from typing import Any
 
 import pulumi
 import pulumi.runtime
+from google.protobuf import json_format
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_pulumi_func
@@ -44,23 +45,38 @@ class PlannedResource:
     inputs: dict
     parent: str  # logical name of the parent ("" for the stack)
     depends_on: frozenset[str]  # logical names of every resource this one waits for (inputs and depends_on)
+    # Resource options the engine acts on during updates (only those set): deleteBeforeReplace,
+    # replaceOnChanges, replacementTrigger, deletedWith (a logical name), hooks ({"beforeUpdate": [names]}).
+    options: dict = field(default_factory=dict)
 
 
 def _urn_name(urn: str) -> str:
     return urn.rsplit("::", 1)[-1]
 
 
+def update_options(request) -> dict:
+    """The options of a RegisterResource request that change what an update does, as plain data."""
+    options = {
+        "deleteBeforeReplace": request.deleteBeforeReplace,
+        "replaceOnChanges": list(request.replaceOnChanges),
+        "replacementTrigger": json_format.MessageToDict(request.replacement_trigger) if request.HasField("replacement_trigger") else None,
+        "deletedWith": _urn_name(request.deletedWith) if request.deletedWith else None,
+        "hooks": json_format.MessageToDict(request.hooks),
+    }
+    return {k: v for k, v in options.items() if v}
+
+
 class RecordingMonitor(MockMonitor):
-    """The mock monitor, also keeping each registration's parent and dependencies (the graph's edges)."""
+    """The mock monitor, also keeping each registration's parent, dependencies (the graph's edges) and update options."""
 
     def __init__(self, mocks: "RecordingMocks"):
         super().__init__(mocks)
-        self.edges: dict[str, tuple[str, frozenset[str]]] = {}
+        self.edges: dict[str, tuple[str, frozenset[str], dict]] = {}
 
     def RegisterResource(self, request):
         parent_is_stack = not request.parent or request.parent.split("::")[-2].endswith("pulumi:pulumi:Stack")
         parent = "" if parent_is_stack else _urn_name(request.parent)
-        self.edges[request.name] = (parent, frozenset(_urn_name(u) for u in request.dependencies))
+        self.edges[request.name] = (parent, frozenset(_urn_name(u) for u in request.dependencies), update_options(request))
         return super().RegisterResource(request)
 
 
@@ -184,17 +200,22 @@ def plan_document(evaluation: Evaluation) -> dict:
     """`plan --json`: every resource with its type token, logical name and inputs, then the outputs."""
     return {
         "resources": [
-            {"type": r.type, "name": r.name, "inputs": _mask(_readable(r.inputs), evaluation.invented)} for r in evaluation.resources
+            {"type": r.type, "name": r.name, "inputs": _mask(_readable(r.inputs), evaluation.invented), **_options(r, evaluation.invented)}
+            for r in evaluation.resources
         ],
         "outputs": _mask(evaluation.outputs, evaluation.invented),
     }
+
+
+def _options(resource: PlannedResource, invented: dict[str, str]) -> dict:
+    return {"options": _mask(resource.options, invented)} if resource.options else {}
 
 
 def _readable(inputs: dict) -> dict:
     """Policies arrive as JSON strings: show them as JSON. Numbers arrive as floats: show integers as such."""
     shown = {}
     for key, value in inputs.items():
-        if isinstance(value, str) and value.startswith("{") and key in ("policy", "assumeRolePolicy"):
+        if isinstance(value, str) and value.startswith("{") and key in ("policy", "assumeRolePolicy", "dashboardBody"):
             value = json.loads(value)
         shown[key] = _ints(value)
     return shown
@@ -223,8 +244,12 @@ KEY_SETTINGS = {
     "aws:iam/role:Role": ["name"],
     "aws:iam/rolePolicy:RolePolicy": [],
     "aws:sagemaker/model:Model": ["name", "primaryContainer", "enableNetworkIsolation", "vpcConfig"],
-    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": ["name", "productionVariants", "kmsKeyArn"],
-    "aws:sagemaker/endpoint:Endpoint": ["name", "endpointConfigName"],
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": ["name", "productionVariants", "kmsKeyArn", "dataCaptureConfig"],
+    "aws:sagemaker/endpoint:Endpoint": ["name", "endpointConfigName", "deploymentConfig"],
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ["name", "metricName", "dimensions", "statistic", "extendedStatistic", "threshold", "period", "evaluationPeriods", "treatMissingData"],
+    "aws:cloudwatch/dashboard:Dashboard": ["dashboardName"],
+    "aws:sns/topic:Topic": ["name"],
+    "aws:sns/topicSubscription:TopicSubscription": ["protocol", "endpoint"],
     "aws:appautoscaling/target:Target": ["resourceId", "scalableDimension", "minCapacity", "maxCapacity"],
     "aws:appautoscaling/policy:Policy": ["name", "targetTrackingScalingPolicyConfiguration"],
 }
@@ -239,6 +264,8 @@ def plan_text(evaluation: Evaluation) -> str:
         for key in KEY_SETTINGS.get(resource["type"], []):
             if key in resource["inputs"]:
                 lines.append(f"      {key}: {json.dumps(resource['inputs'][key], sort_keys=True)}")
+        if resource.get("options"):
+            lines.append(f"      options: {json.dumps(resource['options'], sort_keys=True)}")
         if isinstance(resource["inputs"].get("policy"), dict):
             for statement in resource["inputs"]["policy"]["Statement"]:
                 actions, targets = _as_list(statement["Action"]), _as_list(statement["Resource"])

@@ -11,9 +11,12 @@ import pulumi
 
 from bundle.artifact import build_artifact
 from bundle.errors import BundleError
+from bundle.capture import landing_prefix
 from bundle.guide import guide_context, render
-from bundle.infrastructure import EndpointArgs, ModelArtifact, SageMakerEndpoint, log_group_name, scaling_resource_id
+from bundle.infrastructure import EndpointArgs, ModelArtifact, SageMakerEndpoint
+from bundle.naming import log_group_name, scaling_resource_id
 from bundle.params import Params, resolve
+from bundle.rollout import deployment_summary
 
 
 def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelArtifact | None) -> dict[str, Any]:
@@ -22,6 +25,11 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
     Nothing secret: names, ARNs, URIs, hashes and settings only.
     """
     scaling = params.autoscaling
+    watch = endpoint.observability
+
+    def scaling_setting(value):
+        return None if params.is_serverless else value  # serverless endpoints do not autoscale: a range would mislead
+
     return {
         "endpoint": {
             "endpoint_name": endpoint.endpoint.name,
@@ -40,13 +48,36 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
         "autoscaling": {
             "enabled": scaling.enabled,
             "resource_id": scaling_resource_id(params.endpoint_name, params.variant_name) if scaling.enabled else None,
-            "min_capacity": scaling.min_capacity,
-            "max_capacity": scaling.max_capacity,
-            "target_invocations_per_instance": scaling.target_invocations_per_instance,
-            "scale_in_cooldown": scaling.scale_in_cooldown,
-            "scale_out_cooldown": scaling.scale_out_cooldown,
+            "min_capacity": scaling_setting(scaling.min_capacity),
+            "max_capacity": scaling_setting(scaling.max_capacity),
+            "target_invocations_per_instance": scaling_setting(scaling.target_invocations_per_instance),
+            "scale_in_cooldown": scaling_setting(scaling.scale_in_cooldown),
+            "scale_out_cooldown": scaling_setting(scaling.scale_out_cooldown),
         },
         "params": params.document,
+        "deployment_mode": params.deployment_mode,
+        "deployment": deployment_summary(params.deployment, watch.names.all()),
+        "alarms": {"invocation_5xx": watch.names.invocation_5xx, "model_latency": watch.names.model_latency},
+        "alarm_topic_arn": watch.topic_arn,
+        "dashboard_name": watch.dashboard.dashboard_name,
+        "dashboard_url": watch.dashboard_url,
+        "data_capture": {
+            "enabled": params.data_capture.enabled,
+            # Where captured files land: SageMaker adds <variant>/yyyy/mm/dd/hh/ below it.
+            "destination": endpoint.capture_destination.apply(lambda d: landing_prefix(d, params.endpoint_name))
+            if endpoint.capture_destination
+            else None,
+            "sampling_percentage": params.data_capture.sampling_percentage if params.data_capture.enabled else None,
+        },
+        "serverless": (
+            {
+                "memory_size_mb": params.serverless.memory_size_mb,
+                "max_concurrency": params.serverless.max_concurrency,
+                "provisioned_concurrency": params.serverless.provisioned_concurrency,
+            }
+            if params.serverless
+            else None
+        ),
     }
 
 

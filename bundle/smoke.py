@@ -13,7 +13,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bundle import aws
 from bundle.examples import expected_classes, instances_request
-from bundle.infrastructure import SCALABLE_DIMENSION, SCALING_METRIC, scaling_resource_id
+from bundle.infrastructure import SCALING_METRIC
+from bundle.naming import SCALABLE_DIMENSION, scaling_resource_id
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,92 @@ def test_each_rule_names_the_field_and_the_rule(raw, path, words):
     assert any(p.path == path and words in p.message for p in found), found
 
 
+SERVERLESS = {"deployment_mode": "serverless"}
+
+
+@pytest.mark.parametrize(
+    "raw, path, words",
+    [
+        # serverless: what belongs to instances is named, and the message says what to do
+        ({**SERVERLESS, "instance_type": "ml.m5.large"}, "instance_type", "does not apply to serverless endpoints (they have no instances): remove it"),
+        ({**SERVERLESS, "initial_instance_count": 1}, "initial_instance_count", "does not apply to serverless endpoints: remove it"),
+        ({**SERVERLESS, "autoscaling": {"enabled": True}}, "autoscaling", "does not apply to serverless endpoints"),
+        ({**SERVERLESS, "autoscaling": {"enabled": False}}, "autoscaling", "remove autoscaling"),
+        ({**SERVERLESS, "enable_network_isolation": True}, "enable_network_isolation", "do not support network isolation"),
+        ({**SERVERLESS, "vpc": {"subnet_ids": ["subnet-0123abcd"], "security_group_ids": ["sg-0123abcd"]}}, "vpc", "do not support a VPC"),
+        ({**SERVERLESS, "data_capture": {"enabled": True}}, "data_capture", "do not support data capture"),
+        ({**SERVERLESS, "deployment": {"strategy": "CANARY"}}, "deployment.strategy", "ALL_AT_ONCE only: set deployment.strategy to ALL_AT_ONCE"),
+        ({**SERVERLESS, "serverless": {"provisioned_concurrency": 6, "max_concurrency": 5}}, "serverless.provisioned_concurrency", "greater than max_concurrency 5"),
+        ({**SERVERLESS, "serverless": {"memory_size_mb": 1500}}, "serverless.memory_size_mb", "1 GB steps"),
+        ({**SERVERLESS, "serverless": {"max_concurrency": 201}}, "serverless.max_concurrency", "greater than the maximum of 200"),
+        ({"serverless": {"memory_size_mb": 2048}}, "serverless", "apply only with deployment_mode serverless"),
+        ({"deployment_mode": "batch"}, "deployment_mode", "must be one of ['realtime', 'serverless']"),
+        # guardrails
+        ({"deployment": {"strategy": "CANARY"}}, "deployment.strategy", "needs at least 2 instances (initial_instance_count is 1)"),
+        ({"deployment": {"strategy": "ROLLING"}}, "deployment.strategy", "must be one of ['ALL_AT_ONCE', 'CANARY', 'LINEAR']"),
+        ({"deployment": {"canary_size_percent": 60}}, "deployment.canary_size_percent", "greater than the maximum of 50"),
+        ({"deployment": {"linear_step_percent": 5}}, "deployment.linear_step_percent", "less than the minimum of 10"),
+        ({"deployment": {"maximum_execution_timeout_seconds": 599}}, "deployment.maximum_execution_timeout_seconds", "less than the minimum of 600"),
+        (
+            {"initial_instance_count": 2, "autoscaling": {"min_capacity": 2}, "deployment": {"strategy": "LINEAR", "linear_step_percent": 10}},
+            "deployment.maximum_execution_timeout_seconds",
+            "must exceed the rollout's waiting: 10 baking period(s) of 600 s plus a termination wait of 0 s = 6000 s",
+        ),
+        ({"deployment": {"wait_interval_seconds": 600, "termination_wait_seconds": 3000}}, "deployment.maximum_execution_timeout_seconds", "= 3600 s"),
+        ({"deployment": {"wait_interval_seconds": 60}}, "deployment.wait_interval_seconds", "shorter than the alarms' window"),
+        ({"alarms": {"period_seconds": 300, "evaluation_periods": 3}}, "deployment.wait_interval_seconds", "= 900 s"),
+        # alarms
+        ({"alarms": {"email": "oncall@example.com", "topic_arn": "arn:aws:sns:us-east-1:123456789012:pager"}}, "alarms.topic_arn", "not both"),
+        ({"alarms": {"email": "not-an-address"}}, "alarms.email", "an email address"),
+        ({"alarms": {"topic_arn": "pager"}}, "alarms.topic_arn", "SNS topic ARN"),
+        ({"alarms": {"period_seconds": 90}}, "alarms.period_seconds", "multiple of 60"),
+        ({"alarms": {"model_latency_percentile": "p100"}}, "alarms.model_latency_percentile", "must be one of"),
+        ({"alarms": {"model_latency_threshold_ms": 0}}, "alarms.model_latency_threshold_ms", "less than or equal to the minimum"),
+        # data capture
+        ({"data_capture": {"destination_s3_uri": "https://bucket/prefix"}}, "data_capture.destination_s3_uri", "s3://bucket/prefix"),
+        ({"data_capture": {"kms_key_arn": "alias/capture"}}, "data_capture.kms_key_arn", "KMS key ARN"),
+        ({"data_capture": {"sampling_percentage": 0}}, "data_capture.sampling_percentage", "less than the minimum of 1"),
+    ],
+)
+def test_each_safe_update_rule_names_the_field_and_the_fix(raw, path, words):
+    found = problems_in(raw)
+    assert any(p.path == path and words in p.message for p in found), found
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        SERVERLESS,
+        {**SERVERLESS, "serverless": {"memory_size_mb": 6144, "max_concurrency": 200, "provisioned_concurrency": 200}},
+        {**SERVERLESS, "deployment": {"strategy": "ALL_AT_ONCE", "auto_rollback": False}, "alarms": {"email": "oncall@example.com"}},
+        {"initial_instance_count": 2, "autoscaling": {"min_capacity": 2}, "deployment": {"strategy": "CANARY"}},
+        {"initial_instance_count": 2, "autoscaling": {"enabled": False}, "deployment": {"strategy": "LINEAR", "maximum_execution_timeout_seconds": 7200}},
+        {"deployment": {"wait_interval_seconds": 0, "auto_rollback": False}},
+        {"data_capture": {"enabled": True, "destination_s3_uri": "s3://audit-bucket", "kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/abc-123"}},
+    ],
+)
+def test_sensible_safe_update_combinations_are_valid(raw):
+    assert problems_in(raw) == []
+
+
+def test_serverless_defaults_fill_only_what_applies():
+    params = validate(SERVERLESS)
+    assert params.is_serverless and params.serverless.memory_size_mb == 2048 and params.serverless.provisioned_concurrency == 0
+    assert (params.instance_type, params.initial_instance_count) == (None, None)
+    assert params.autoscaling.enabled is False and params.enable_network_isolation is False and not params.vpc.enabled
+    assert params.data_capture.enabled is False and params.deployment.strategy == "ALL_AT_ONCE"
+    left_out = {"instance_type", "initial_instance_count", "autoscaling", "enable_network_isolation", "vpc", "data_capture"}
+    assert not left_out & set(params.document) and "serverless" in params.document
+    assert "serverless" not in validate({}).document
+
+
+def test_safe_update_defaults_are_a_guarded_all_at_once_rollout():
+    params = validate({})
+    assert (params.deployment.strategy, params.deployment.auto_rollback, params.deployment.wait_interval_seconds) == ("ALL_AT_ONCE", True, 600)
+    assert params.deployment.wait_interval_seconds >= params.alarms.window_seconds
+    assert (params.alarms.email, params.alarms.topic_arn, params.data_capture.enabled) == ("", "", False)
+
+
 def test_burstable_instance_without_autoscaling_is_valid():
     assert validate({"instance_type": "ml.t2.medium", "autoscaling": {"enabled": False}}).instance_type == "ml.t2.medium"
 

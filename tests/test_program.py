@@ -8,24 +8,8 @@ import pytest
 
 from bundle.params import validate
 from bundle.plan import PROJECT, evaluate, plan_document
+from tokens import ALARM, BUCKET, CONFIG, CUSTOM, DASHBOARD, ENDPOINT, HARDENING, KMS, MODEL, OBJECT, POLICY, ROLE, ROLE_POLICY, TARGET
 
-MODEL = "aws:sagemaker/model:Model"
-CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
-ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
-TARGET = "aws:appautoscaling/target:Target"
-POLICY = "aws:appautoscaling/policy:Policy"
-BUCKET = "aws:s3/bucket:Bucket"
-OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-HARDENING = [
-    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-    "aws:s3/bucketVersioning:BucketVersioning",
-    "aws:s3/bucketPolicy:BucketPolicy",
-]
-CUSTOM = {"model_source": "custom-s3", "custom_model_s3_uri": "s3://my-models/iris/v2/model.tar.gz"}
-KMS = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 VPC = {"subnet_ids": ["subnet-0a1b2c3d", "subnet-4e5f6a7b"], "security_group_ids": ["sg-0123abcd"]}
 
 
@@ -39,7 +23,8 @@ def policy_statements(evaluation):
 
 
 def test_default_creates_the_full_graph_under_one_component(default):
-    assert sorted(r.type for r in default.resources) == sorted([BUCKET, *HARDENING, OBJECT, ROLE, ROLE_POLICY, MODEL, CONFIG, ENDPOINT, TARGET, POLICY])
+    expected = [BUCKET, *HARDENING, OBJECT, ROLE, ROLE_POLICY, MODEL, CONFIG, ENDPOINT, TARGET, POLICY, ALARM, ALARM, DASHBOARD]
+    assert sorted(r.type for r in default.resources) == sorted(expected)
     assert {r.parent for r in default.resources} == {"iris-endpoint"}
 
 
@@ -234,6 +219,6 @@ def test_cli_plan_text_and_json(tmp_path):
     assert "(known after apply)" in text.stdout and "appautoscaling" not in text.stdout
     as_json = subprocess.run([sys.executable, "-m", "bundle", "plan", "--params", str(params), "--json"], cwd=REPO, capture_output=True, text=True)
     document = json.loads(as_json.stdout)
-    assert [set(r) for r in document["resources"]] == [{"type", "name", "inputs"}] * len(document["resources"])
+    assert all({"type", "name", "inputs"} <= set(r) <= {"type", "name", "inputs", "options"} for r in document["resources"])
     assert document["outputs"]["endpoint"]["endpoint_arn"] == "(known after apply)"
     assert document["outputs"]["endpoint"]["endpoint_name"] == "planned"

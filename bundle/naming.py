@@ -1,0 +1,27 @@
+"""Names derived from the endpoint's name: logical names that keep physical names within AWS limits, and AWS ids."""
+from __future__ import annotations
+
+# Physical names are <logical name>-<7 random chars>; SageMaker and IAM allow 63/64, S3 63 (lowercase).
+AUTONAME_SUFFIX = 8
+SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+
+
+def logical_name(endpoint_name: str, suffix: str, limit: int = 63, lower: bool = False) -> str:
+    """`<endpoint>-<suffix>`, cut so that the auto-named physical name fits `limit`."""
+    room = limit - AUTONAME_SUFFIX - len(suffix) - 1
+    base = endpoint_name[:room].rstrip("-")
+    name = f"{base}-{suffix}"
+    return name.lower() if lower else name
+
+
+def log_group_name(endpoint_name: str) -> str:
+    return f"/aws/sagemaker/Endpoints/{endpoint_name}"
+
+
+def scaling_resource_id(endpoint_name: str, variant_name: str) -> str:
+    return f"endpoint/{endpoint_name}/variant/{variant_name}"
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
