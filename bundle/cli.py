@@ -42,6 +42,12 @@ def cmd_demo(args) -> int:
     return run_demo()
 
 
+def cmd_bench(args) -> int:
+    from bundle.bench import main
+
+    return main(args.json, args.quick)
+
+
 def _default_artifact_path() -> Path:
     from bundle.artifact import build_artifact
 
@@ -68,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("demo", help="the whole local path, end to end (what `make demo` runs)")
     p.set_defaults(run=cmd_demo)
+
+    p = commands.add_parser("bench", help="measure build, load and serving latency on this machine (medians, p99, ratios)")
+    p.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    p.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run, noisier numbers)")
+    p.set_defaults(run=cmd_bench)
     return parser
 
 
