@@ -84,6 +84,10 @@ class Overhead:
     def ratio(self) -> float:
         return self.served.median_ms / self.bare.median_ms
 
+    @property
+    def added_ms(self) -> float:
+        return self.served.median_ms - self.bare.median_ms
+
 
 @dataclass(frozen=True)
 class Throughput:
@@ -99,6 +103,7 @@ class BenchResult:
     build_cached: Timing
     plan: Timing | str  # a reason when the plan command cannot be timed
     model_fn: Timing
+    ping: Timing  # the HTTP round trip alone: the floor under every request
     single_row: Timing
     batch: Overhead
     throughput: list[Throughput]
@@ -106,6 +111,7 @@ class BenchResult:
     def to_json(self) -> dict:
         document = asdict(self)
         document["batch"]["ratio"] = round(self.batch.ratio, 3)
+        document["batch"]["added_ms"] = round(self.batch.added_ms, 3)
         return document
 
 
@@ -117,12 +123,18 @@ def timing(seconds: list[float]) -> Timing:
 
 
 def repeat(action: Callable[[], object], runs: int) -> Timing:
-    samples = []
+    return interleaved({"action": action}, runs)["action"]
+
+
+def interleaved(actions: dict[str, Callable[[], object]], runs: int) -> dict[str, Timing]:
+    """Run the actions in turn, `runs` rounds: a noisy neighbour slows all of them alike, so ratios hold."""
+    samples: dict[str, list[float]] = {name: [] for name in actions}
     for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - started)
-    return timing(samples)
+        for name, action in actions.items():
+            started = time.perf_counter()
+            action()
+            samples[name].append(time.perf_counter() - started)
+    return {name: timing(seconds) for name, seconds in samples.items()}
 
 
 # --- inputs ---------------------------------------------------------------------------------------
@@ -149,7 +161,13 @@ class KeepAliveClient:
         self._connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=timeout)
 
     def post(self, body: bytes, path: str = "/invocations", content_type: str = JSON) -> bytes:
-        self._connection.request("POST", path, body=body, headers={"Content-Type": content_type, "Accept": JSON})
+        return self.call("POST", path, body, {"Content-Type": content_type, "Accept": JSON})
+
+    def ping(self) -> bytes:
+        return self.call("GET", "/ping")
+
+    def call(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> bytes:
+        self._connection.request(method, path, body=body, headers=headers or {})
         response = self._connection.getresponse()
         payload = response.read()
         if response.status != 200:
@@ -165,20 +183,12 @@ def measure_overhead(url: str, estimator, rows: np.ndarray, requests: int, warmu
     body = instances_body(rows)
     client = KeepAliveClient(url)
     try:
-        for _ in range(warmup):
-            client.post(body)
-            estimator.predict_proba(rows)
-        served, bare = [], []
-        for _ in range(requests):
-            started = time.perf_counter()
-            client.post(body)
-            served.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            estimator.predict_proba(rows)
-            bare.append(time.perf_counter() - started)
+        actions = {"served": lambda: client.post(body), "bare": lambda: estimator.predict_proba(rows)}
+        interleaved(actions, warmup)
+        measured = interleaved(actions, requests)
     finally:
         client.close()
-    return Overhead(len(rows), timing(served), timing(bare))
+    return Overhead(len(rows), measured["served"], measured["bare"])
 
 
 def measure_throughput(url: str, body: bytes, rows_per_request: int, clients: int, requests_per_client: int, rounds: int) -> Throughput:
@@ -261,12 +271,11 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
     rows = iris_rows(BATCH_ROWS)
     process, url = start_local_endpoint(artifact.path)
     try:
-        progress("single-row requests")
+        progress("ping and single-row requests")
         client = KeepAliveClient(url)
         one = instances_body(rows[:1])
-        for _ in range(config.warmup_requests):
-            client.post(one)
-        single = repeat(lambda: client.post(one), config.single_row_requests)
+        interleaved({"ping": client.ping, "one": lambda: client.post(one)}, config.warmup_requests)
+        measured = interleaved({"ping": client.ping, "one": lambda: client.post(one)}, config.single_row_requests)
         client.close()
         progress(f"{BATCH_ROWS}-row batches against the bare model")
         batch = measure_overhead(url, estimator, rows, config.batch_requests)
@@ -278,7 +287,7 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
         ]
     finally:
         stop_local_endpoint(process)
-    return BenchResult(machine_info(), cold, cached, plan, load, single, batch, throughput)
+    return BenchResult(machine_info(), cold, cached, plan, load, measured["ping"], measured["one"], batch, throughput)
 
 
 def machine_info() -> dict:
@@ -304,10 +313,12 @@ def table(result: BenchResult) -> str:
         ("artifact build, cached", *ms(result.build_cached)),
         ("plan (`python -m bundle plan --json`)", *plan),
         ("model_fn load", *ms(result.model_fn)),
+        ("HTTP round trip (GET /ping)", *ms(result.ping)),
         ("1-row request over HTTP", *ms(result.single_row)),
         (f"{batch.rows}-row request over HTTP", *ms(batch.served)),
         (f"{batch.rows}-row bare predict_proba", *ms(batch.bare)),
         (f"serving overhead ({batch.rows} rows): HTTP / bare", f"{batch.ratio:.2f}x", "", str(batch.served.runs)),
+        (f"serving overhead ({batch.rows} rows): HTTP - bare", f"{batch.added_ms:.3f} ms", "", str(batch.served.runs)),
     ]
     for t in result.throughput:
         rows.append((f"{batch.rows}-row batches, {t.clients} client(s)", f"{t.rows_per_s:,.0f} rows/s", "", f"{t.rounds} round(s)"))
