@@ -48,6 +48,12 @@ def cmd_bench(args) -> int:
     return main(args.json, args.quick)
 
 
+def cmd_loadtest(args) -> int:
+    from bundle.loadtest import main
+
+    return main(args)
+
+
 def _default_artifact_path() -> Path:
     from bundle.artifact import build_artifact
 
@@ -79,6 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, help="also write the results to this JSON file")
     p.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run, noisier numbers)")
     p.set_defaults(run=cmd_bench)
+
+    p = commands.add_parser("loadtest", help="ramp load on an endpoint and recommend target_invocations_per_instance")
+    p.add_argument("--endpoint", required=True, help="endpoint name (InvokeEndpoint's EndpointName)")
+    p.add_argument("--region", help="AWS region (default AWS_REGION, AWS_DEFAULT_REGION or us-east-1)")
+    p.add_argument("--endpoint-url", help="runtime API URL, e.g. the local endpoint's http://127.0.0.1:8080")
+    p.add_argument("--latency-goal-ms", type=float, default=50.0, help="p99 latency a sustainable step must meet (default 50)")
+    p.add_argument("--ramp", default="1,2,4,8,16", help="concurrent clients per step (default 1,2,4,8,16)")
+    p.add_argument("--duration-per-step", type=float, default=20.0, help="seconds per step (default 20)")
+    p.add_argument("--safety-factor", type=float, default=0.5, help="target = factor x max sustainable rate (default 0.5)")
+    p.add_argument("--instance-count", type=int, default=1, help="instances behind the endpoint: rates are divided by it")
+    p.add_argument("--json", type=Path, help="also write the steps and the recommendation to this JSON file")
+    p.set_defaults(run=cmd_loadtest)
     return parser
 
 
