@@ -1,9 +1,11 @@
 """`python -m bundle loadtest`: the invocations one instance sustains at a latency goal, and the autoscaling target.
 
 SageMaker's target-tracking metric SageMakerVariantInvocationsPerInstance counts invocations per
-instance per minute. AWS advises finding the rate an instance sustains by load testing, and CDK's
-guidance sets the target to a safety factor (0.5) times that rate, so scaling starts well before the
-instance saturates.
+instance per minute. AWS's guide "Load testing your auto scaling configuration"
+(docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-loadtest.html) says: load-test one instance
+with growing concurrency, take the peak rate before latency rises or requests fail, and set the
+target to MAX_RPS x SAFETY_FACTOR x 60, starting with a safety factor of 0.5, so scaling starts well
+before an instance saturates.
 
 How: closed-loop clients (each sends its next request when the previous answer arrives) call
 InvokeEndpoint through boto3 `sagemaker-runtime`, at each concurrency of a ramp, for a bounded time
