@@ -28,14 +28,13 @@ from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-from bundle.bench import BATCH_ROWS, instances_body, interleaved, iris_rows
+from bundle.bench import BATCH_ROWS, JSON, instances_body, interleaved, iris_rows
 from model import inference as handlers
 from model import train as training
 
 TREE_COUNTS = (10, 20, 25, 30, 50, 100)
 DEPTHS = (None, 3, 5)
 TIMED_RUNS = 41
-JSON = "application/json"
 
 
 @dataclass(frozen=True)

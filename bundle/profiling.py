@@ -27,11 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from bundle.artifact import REPO_ROOT, build_artifact
-from bundle.bench import Timing, instances_body, interleaved, iris_rows
+from bundle.bench import JSON, Timing, instances_body, interleaved, iris_rows
 from bundle.errors import BundleError
 from bundle.serving import LoadedModel, invoke, load_artifact
-
-JSON = "application/json"
 
 
 def handler_cost(loaded: LoadedModel, rows: np.ndarray, requests: int) -> dict[str, Timing]:
