@@ -60,42 +60,64 @@ def cv_log_loss(params: training.Hyperparameters) -> float:
     return round(float(-scores.mean()), 6)
 
 
-def measure(params: training.Hyperparameters, runs: int = TIMED_RUNS) -> SizePoint:
+@dataclass(frozen=True)
+class Candidate:
+    """A trained forest, served by the shipped handlers, before its timing."""
+
+    params: training.Hyperparameters
+    trained: training.TrainedModel
+    served: handlers.ServedModel
+    model_bytes: int
+
+
+def prepare(params: training.Hyperparameters) -> Candidate:
     trained = training.train(params)
-    rows = iris_rows(BATCH_ROWS)
-    one, body, one_body = rows[:1], instances_body(rows), instances_body(rows[:1])
     with tempfile.TemporaryDirectory() as scratch:
         size = Path(training.save(trained, scratch)).stat().st_size
         manifest = {"feature_names": trained.feature_names, "class_names": trained.class_names}
         (Path(scratch) / handlers.MANIFEST_FILENAME).write_text(json.dumps(manifest))
         served = handlers.model_fn(scratch)
-    estimator = served.estimator
-    response = handlers.transform_fn(served, body, JSON, JSON).get_data()
-    actions = {
-        "predict_1": lambda: estimator.predict_proba(one),
+    return Candidate(params, trained, served, size)
+
+
+def timed_calls(candidate: Candidate, rows) -> dict:
+    estimator, served = candidate.served.estimator, candidate.served
+    body, one_body = instances_body(rows), instances_body(rows[:1])
+    return {
+        "predict_1": lambda: estimator.predict_proba(rows[:1]),
         "predict_batch": lambda: estimator.predict_proba(rows),
         "handler_1": lambda: handlers.transform_fn(served, one_body, JSON, JSON),
         "handler_batch": lambda: handlers.transform_fn(served, body, JSON, JSON),
     }
-    interleaved(actions, 3)  # warm-up: first calls pay one-off imports and allocations
-    timed = interleaved(actions, runs)
-    return SizePoint(
-        n_estimators=params.n_estimators,
-        max_depth=params.max_depth,
-        cv_accuracy_mean=trained.cv_accuracy_mean,
-        cv_accuracy_std=trained.cv_accuracy_std,
-        cv_log_loss_mean=cv_log_loss(params),
-        predict_1_row_ms=timed["predict_1"].median_ms,
-        predict_batch_ms=timed["predict_batch"].median_ms,
-        handler_1_row_ms=timed["handler_1"].median_ms,
-        handler_batch_ms=timed["handler_batch"].median_ms,
-        response_batch_bytes=len(response),
-        model_bytes=size,
-    )
 
 
 def sweep(tree_counts=TREE_COUNTS, depths=DEPTHS, base: training.Hyperparameters = training.Hyperparameters(), runs: int = TIMED_RUNS):
-    return [measure(replace(base, n_estimators=n, max_depth=d), runs) for n in tree_counts for d in depths]
+    """Train every configuration first, then time them all in turn, so machine noise spreads over all alike."""
+    candidates = [prepare(replace(base, n_estimators=n, max_depth=d)) for n in tree_counts for d in depths]
+    rows = iris_rows(BATCH_ROWS)
+    actions = {f"{i} {name}": call for i, c in enumerate(candidates) for name, call in timed_calls(c, rows).items()}
+    interleaved(actions, 3)  # warm-up: first calls pay one-off imports and allocations
+    timed = interleaved(actions, runs)
+    points = []
+    for i, c in enumerate(candidates):
+        median = {name: timed[f"{i} {name}"].median_ms for name in ("predict_1", "predict_batch", "handler_1", "handler_batch")}
+        response = handlers.transform_fn(c.served, instances_body(rows), JSON, JSON).get_data()
+        points.append(
+            SizePoint(
+                n_estimators=c.params.n_estimators,
+                max_depth=c.params.max_depth,
+                cv_accuracy_mean=c.trained.cv_accuracy_mean,
+                cv_accuracy_std=c.trained.cv_accuracy_std,
+                cv_log_loss_mean=cv_log_loss(c.params),
+                predict_1_row_ms=median["predict_1"],
+                predict_batch_ms=median["predict_batch"],
+                handler_1_row_ms=median["handler_1"],
+                handler_batch_ms=median["handler_batch"],
+                response_batch_bytes=len(response),
+                model_bytes=c.model_bytes,
+            )
+        )
+    return points
 
 
 def table(points: list[SizePoint], reference_accuracy: float, chosen: training.Hyperparameters) -> str:

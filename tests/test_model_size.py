@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bundle.model_size import cv_log_loss, measure, table
+from bundle.model_size import cv_log_loss, sweep, table
 from model import train as training
 
 
@@ -18,7 +18,7 @@ def test_the_default_forest_is_at_least_as_good_as_100_trees_on_the_same_folds()
 
 def test_a_size_point_serves_what_it_measures_and_the_table_marks_the_reference():
     params = replace(training.Hyperparameters(), n_estimators=10)
-    point = measure(params, runs=3)
+    [point] = sweep(tree_counts=(10,), depths=(None,), runs=3)
     assert (point.n_estimators, point.max_depth) == (10, None)
     assert point.cv_accuracy_mean == training.train(params).cv_accuracy_mean
     assert point.response_batch_bytes > 0 and point.model_bytes > 0
