@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration-per-step", type=float, default=20.0, help="seconds per step (default 20)")
     p.add_argument("--safety-factor", type=float, default=0.5, help="target = factor x max sustainable rate (default 0.5)")
     p.add_argument("--instance-count", type=int, default=1, help="instances behind the endpoint: rates are divided by it")
+    p.add_argument("--body", type=Path, help="request body to send, as your clients do (default: the guide's 3-row JSON)")
+    p.add_argument("--content-type", default="application/json", help="the body's Content-Type (default application/json)")
     p.add_argument("--json", type=Path, help="also write the steps and the recommendation to this JSON file")
     p.set_defaults(run=cmd_loadtest)
     return parser

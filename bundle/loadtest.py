@@ -247,6 +247,13 @@ def parse_ramp(text: str) -> tuple[int, ...]:
         raise BundleError(f"--ramp takes comma-separated integers such as 1,2,4,8,16; got {text!r}") from None
 
 
+def read_body(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise BundleError(f"cannot read --body {path}: {e}") from None
+
+
 def default_region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
@@ -261,6 +268,8 @@ def main(args) -> int:
         duration_per_step_s=args.duration_per_step,
         safety_factor=args.safety_factor,
         instance_count=args.instance_count,
+        content_type=args.content_type,
+        **({"body": read_body(args.body)} if args.body else {}),
     )
 
     def report(step: StepResult) -> None:

@@ -62,10 +62,12 @@ def test_a_request_the_model_refuses_stops_before_the_ramp_with_its_message(endp
 
 
 def test_cli_prints_the_table_and_writes_json(endpoint, tmp_path):
-    out = tmp_path / "loadtest.json"
+    out, body = tmp_path / "loadtest.json", tmp_path / "body.csv"
+    body.write_text("5.1,3.5,1.4,0.2\n")
     result = subprocess.run(
         [sys.executable, "-m", "bundle", "loadtest", "--endpoint", "iris-test", "--endpoint-url", endpoint.url,
-         "--ramp", "1", "--duration-per-step", "0.3", "--latency-goal-ms", "1000", "--json", str(out)],
+         "--ramp", "1", "--duration-per-step", "0.3", "--latency-goal-ms", "1000", "--json", str(out),
+         "--body", str(body), "--content-type", "text/csv"],
         cwd=REPO, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
@@ -74,6 +76,7 @@ def test_cli_prints_the_table_and_writes_json(endpoint, tmp_path):
     assert target == math.floor(0.5 * document["max_sustainable_per_minute_per_instance"])
     assert f"target_invocations_per_instance = 0.5 x that = {target}" in result.stdout
     assert "| clients |" in result.stdout
+    assert document["config"]["content_type"] == "text/csv" and document["steps"][0]["errors"] == 0
 
 
 @pytest.mark.parametrize(
@@ -84,6 +87,7 @@ def test_cli_prints_the_table_and_writes_json(endpoint, tmp_path):
         (["--safety-factor", "1.5"], "--safety-factor"),
         (["--duration-per-step", "0"], "--duration-per-step"),
         (["--endpoint-url", "http://example.com:8080"], "neither loopback nor AWS"),
+        (["--body", "/nonexistent/body.json"], "cannot read --body"),
     ],
 )
 def test_bad_arguments_are_messages(args, words, capsys):
