@@ -26,9 +26,10 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 from urllib.parse import urlparse
 
 import numpy as np
@@ -223,6 +224,26 @@ def measure_throughput(url: str, body: bytes, rows_per_request: int, clients: in
     return Throughput(clients, round(statistics.median(rates), 1), rounds)
 
 
+@contextmanager
+def endpoint_process(artifact_path: Path, timeout: float = 60.0) -> Iterator[str]:
+    """`python -m bundle serve --port 0` in its own process, as the container's worker is; yields its URL."""
+    command = [sys.executable, "-m", "bundle", "serve", "--port", "0", "--artifact", str(artifact_path)]
+    server = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        started = server.stdout.readline()  # the serve command prints one JSON line once it listens
+        if not started:
+            raise BundleError(f"the local endpoint exited with {server.wait(timeout)} before serving")
+        yield json.loads(started)["url"]
+    finally:
+        server.terminate()  # SIGTERM: serve shuts down cleanly
+        try:
+            server.wait(timeout)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        server.stdout.close()
+
+
 # --- the parts ------------------------------------------------------------------------------------
 
 
@@ -259,8 +280,6 @@ def bench_model_fn(artifact_path: Path, runs: int) -> tuple[Timing, object]:
 
 
 def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], None] = lambda _: None) -> BenchResult:
-    from bundle.demo import start_local_endpoint, stop_local_endpoint
-
     progress("artifact build (cold, cached)")
     cold, cached = bench_build(config)
     progress("plan")
@@ -269,8 +288,7 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
     progress("model_fn")
     load, estimator = bench_model_fn(artifact.path, config.model_fn_runs)
     rows = iris_rows(BATCH_ROWS)
-    process, url = start_local_endpoint(artifact.path)
-    try:
+    with endpoint_process(artifact.path) as url:
         progress("ping and single-row requests")
         client = KeepAliveClient(url)
         one = instances_body(rows[:1])
@@ -285,8 +303,6 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
             measure_throughput(url, body, len(rows), clients, config.throughput_requests_per_client, config.throughput_rounds)
             for clients in (1, config.concurrent_clients)
         ]
-    finally:
-        stop_local_endpoint(process)
     return BenchResult(machine_info(), cold, cached, plan, load, measured["ping"], measured["one"], batch, throughput)
 
 
