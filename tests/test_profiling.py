@@ -1,6 +1,7 @@
 """The A/B tool behind PERF_NOTES.md: same answers or no comparison; any git revision's handlers."""
 from __future__ import annotations
 
+import subprocess
 from dataclasses import replace
 
 import pytest
@@ -9,8 +10,17 @@ from bundle.bench import iris_rows
 from bundle.errors import BundleError
 from bundle.profiling import compare, handlers_at
 from bundle.serving import LoadedModel
+from conftest import REPO
 
 
+def in_git_checkout() -> bool:
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True).returncode == 0
+
+
+needs_git = pytest.mark.skipif(not in_git_checkout(), reason="the A/B reads git revisions: not a git checkout")
+
+
+@needs_git
 def test_handlers_from_a_git_revision_answer_like_the_current_ones(loaded, tmp_path):
     baseline = handlers_at("HEAD", loaded.directory, tmp_path)
     measured = compare(loaded, baseline, iris_rows(10), requests=3)
