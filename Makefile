@@ -33,5 +33,8 @@ demo: setup
 test: setup
 	$(PY) -m pytest
 
+bench: setup
+	$(PY) -m bundle bench
+
 clean:
 	rm -rf $(VENV) $(IMAGE_VENV) .cache build operator_guide.md

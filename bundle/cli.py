@@ -108,6 +108,18 @@ def cmd_smoke(args) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_bench(args) -> int:
+    from bundle.bench import main
+
+    return main(args.json, args.quick)
+
+
+def cmd_loadtest(args) -> int:
+    from bundle.loadtest import main
+
+    return main(args)
+
+
 def _default_artifact_path() -> Path:
     from bundle.artifact import build_artifact
 
@@ -161,6 +173,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("demo", help="the whole local path, end to end (what `make demo` runs)")
     p.set_defaults(run=cmd_demo)
+
+    p = commands.add_parser("bench", help="measure build, load and serving latency on this machine (medians, p99, ratios)")
+    p.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    p.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run, noisier numbers)")
+    p.set_defaults(run=cmd_bench)
+
+    p = commands.add_parser("loadtest", help="ramp load on an endpoint and recommend target_invocations_per_instance")
+    p.add_argument("--endpoint", required=True, help="endpoint name (InvokeEndpoint's EndpointName)")
+    p.add_argument("--region", help="AWS region (default AWS_REGION, AWS_DEFAULT_REGION or us-east-1)")
+    p.add_argument("--endpoint-url", help="runtime API URL, e.g. the local endpoint's http://127.0.0.1:8080")
+    p.add_argument("--latency-goal-ms", type=float, default=50.0, help="p99 latency a sustainable step must meet (default 50)")
+    p.add_argument("--ramp", default="1,2,4,8,16", help="concurrent clients per step (default 1,2,4,8,16)")
+    p.add_argument("--duration-per-step", type=float, default=20.0, help="seconds per step (default 20)")
+    p.add_argument("--safety-factor", type=float, default=0.5, help="target = factor x max sustainable rate (default 0.5)")
+    p.add_argument("--instance-count", type=int, default=1, help="instances behind the endpoint: rates are divided by it")
+    p.add_argument("--body", type=Path, help="request body to send, as your clients do (default: the guide's 3-row JSON)")
+    p.add_argument("--content-type", default="application/json", help="the body's Content-Type (default application/json)")
+    p.add_argument("--json", type=Path, help="also write the steps and the recommendation to this JSON file")
+    p.set_defaults(run=cmd_loadtest)
     return parser
 
 

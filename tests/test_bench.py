@@ -1,0 +1,49 @@
+"""`python -m bundle bench`: a quick run end to end, and the optional plan timing."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bundle import bench
+from conftest import REPO
+
+
+def test_quick_bench_prints_the_table_and_writes_consistent_json(tmp_path):
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "bundle", "bench", "--quick", "--json", str(out)], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    batch = document["batch"]
+    assert batch["rows"] == bench.BATCH_ROWS
+    assert batch["ratio"] == pytest.approx(batch["served"]["median_ms"] / batch["bare"]["median_ms"], abs=0.001)
+    assert batch["served"]["runs"] == batch["bare"]["runs"] == bench.BenchConfig.quick().batch_requests
+    assert [t["clients"] for t in document["throughput"]] == [1, bench.BenchConfig.quick().concurrent_clients]
+    assert all(t["rows_per_s"] > 0 for t in document["throughput"])
+    for key in ("build_cold", "build_cached", "model_fn", "ping", "single_row"):
+        assert 0 < document[key]["median_ms"] <= document[key]["p99_ms"]
+    assert f"{batch['ratio']:.2f}x" in result.stdout
+    assert "1-row request over HTTP" in result.stdout
+
+
+def test_plan_is_reported_as_not_available_without_the_plan_module(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "REPO_ROOT", tmp_path)
+    assert bench.bench_plan(runs=1).startswith("not available")
+
+
+def test_a_failing_plan_command_is_reported_not_raised(tmp_path, monkeypatch):
+    (tmp_path / "bundle").mkdir()
+    (tmp_path / "bundle" / "plan.py").write_text("")  # a plan module but no `python -m bundle plan` to run
+    monkeypatch.setattr(bench, "REPO_ROOT", tmp_path)
+    assert bench.bench_plan(runs=1).startswith("failed:")
+
+
+def test_interleaved_runs_every_action_once_per_round_in_turn():
+    calls = []
+    timings = bench.interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, runs=3)
+    assert calls == ["a", "b"] * 3
+    assert [t.runs for t in timings.values()] == [3, 3]
