@@ -31,6 +31,7 @@ CSV = "text/csv"
 # The real-time InvokeEndpoint payload limit.
 MAX_BODY_BYTES = 6 * 1024 * 1024
 MODEL_FILENAME = "model.joblib"
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 MANIFEST_FILENAME = "manifest.json"
 # The response is a fresh tree of lists with no cycles: skipping json's cycle check saves ~15% of encoding.
 _RESPONSE_ENCODER = json.JSONEncoder(check_circular=False)
@@ -258,6 +259,13 @@ def _check_matrix(matrix: np.ndarray, model: ServedModel) -> np.ndarray:
         row, column = (int(v) for v in np.argwhere(~finite)[0])
         raise ClientError(
             400, "NonFiniteValue", f"row {row}: feature {model.feature_names[column]!r} is {matrix[row, column]}; NaN and infinity are not allowed"
+        )
+    # Tree models compare in float32: a finite value beyond its range makes scikit-learn raise (a 500).
+    in_range = np.abs(matrix) <= FLOAT32_MAX
+    if not in_range.all():
+        row, column = (int(v) for v in np.argwhere(~in_range)[0])
+        raise ClientError(
+            400, "ValueOutOfRange", f"row {row}: feature {model.feature_names[column]!r} is {matrix[row, column]}; values must be within ±{FLOAT32_MAX:.4g}"
         )
     return matrix
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -26,7 +27,8 @@ def test_quick_bench_prints_the_table_and_writes_consistent_json(tmp_path):
     assert all(t["rows_per_s"] > 0 for t in document["throughput"])
     for key in ("build_cold", "build_cached", "model_fn", "ping", "single_row"):
         assert 0 < document[key]["median_ms"] <= document[key]["p99_ms"]
-    assert f"{batch['ratio']:.2f}x" in result.stdout
+    printed = re.search(r"serving overhead \(1000 rows\): HTTP / bare\s*\|\s*([0-9.]+)x", result.stdout)
+    assert printed and float(printed.group(1)) == pytest.approx(batch["ratio"], abs=0.006)  # the table shows 2 decimals
     assert "1-row request over HTTP" in result.stdout
 
 

@@ -94,6 +94,8 @@ SIX_MB = 6 * 1024 * 1024
         ('{"instances": [[5.1, NaN, 1.4, 0.2]]}', "application/json", "application/json", 400, "NonFiniteValue", "sepal_width"),
         ('{"instances": [[5.1, 3.5, Infinity, 0.2]]}', "application/json", "application/json", 400, "NonFiniteValue", "petal_length"),
         ('{"instances": [[5.1, 3.5, 1.4, 1e999]]}', "application/json", "application/json", 400, "NonFiniteValue", "inf"),
+        ({"instances": [[5.1, 3.5, 1e39, 0.2]]}, "application/json", "application/json", 400, "ValueOutOfRange", "petal_length"),
+        ("5.1,3.5,-1e39,0.2", "text/csv", "application/json", 400, "ValueOutOfRange", "petal_length"),
         ("5.1,3.5,nan,0.2", "text/csv", "application/json", 400, "NonFiniteValue", "petal_length"),
         ("5.1,3.5,x,0.2", "text/csv", "application/json", 400, "NonNumericValue", "'x'"),
         ("5.1,3.5,1.4", "text/csv", "application/json", 400, "WrongFeatureCount", "expected 4 features"),
