@@ -32,6 +32,7 @@ from bundle.params import Params, validate
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PATH = REPO_ROOT / "operator_guide.md.mustache"
 _MISSING = object()
+HTML_ESCAPED = '&<>"'  # what a mustache {{variable}} escapes: in markdown code it would show as &amp; etc.
 
 
 class TemplateError(BundleError):
@@ -117,6 +118,8 @@ def _check(tokens: list, start: int, scopes: list, problems: list[str], renderin
                 problems.append(f"{{{{{key}}}}} is not in the context")
             elif value is None or value == "" or value == [] or value == {}:
                 problems.append(f"{{{{{key}}}}} is empty")
+            elif tag == "variable" and isinstance(value, str) and any(c in value for c in HTML_ESCAPED):
+                problems.append(f"{{{{{key}}}}} = {value!r} would be HTML-escaped in the markdown (mustache escapes {HTML_ESCAPED})")
         elif tag in ("section", "inverted section"):
             value = _lookup(key, scopes) if rendering else None
             if rendering and value is _MISSING:

@@ -85,7 +85,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
     region: str = "us-east-1"
     registered: list[tuple[str, str, dict, bool]] = field(default_factory=list)  # type, name, inputs, custom
     invokes: list[tuple[str, dict]] = field(default_factory=list)
-    invented: dict[str, str] = field(default_factory=dict)  # invented value -> what to print instead
+    # invented value -> what to print instead; no <, >, & or " (mustache would HTML-escape them in the guide)
+    invented: dict[str, str] = field(default_factory=dict)
 
     def _invent(self, value: str, label: str = KNOWN_AFTER_APPLY) -> str:
         self.invented[value] = label
@@ -98,7 +99,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         state = dict(inputs)
         name_key = AUTONAMED.get(args.typ)
         if name_key and not state.get(name_key):  # Pulumi's auto-name: the logical name and a random suffix
-            state[name_key] = self._invent(f"{args.name}-{suffix}", f"{args.name}-<random>")
+            state[name_key] = self._invent(f"{args.name}-{suffix}", f"{args.name}-[random]")
         physical = state.get(name_key or "name") or args.name
         service = args.typ.split(":")[1].split("/")[0]
         kind = args.typ.rsplit(":", 1)[1].lower()
@@ -116,12 +117,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.token == "aws:index/getRegion:getRegion":
             return {"region": self.region, "name": self.region, "id": self.region, "description": self.region}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            self._invent(ACCOUNT, "<account-id>")
+            self._invent(ACCOUNT, "[account-id]")
             return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/plan", "userId": "plan", "id": ACCOUNT}
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws"}
         if args.token == "aws:sagemaker/getPrebuiltEcrImage:getPrebuiltEcrImage":
-            self._invent(ECR_REGISTRY, "<ecr-registry-of-region>")
+            self._invent(ECR_REGISTRY, "[ecr-registry-of-region]")
             repository, tag = args.args["repositoryName"], args.args.get("imageTag", "1")
             path = f"{ECR_REGISTRY}.dkr.ecr.{self.region}.amazonaws.com/{repository}:{tag}"
             return {"registryId": ECR_REGISTRY, "registryPath": path, "repositoryName": repository, "imageTag": tag, "id": path}

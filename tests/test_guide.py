@@ -70,6 +70,13 @@ def test_an_empty_value_fails_the_render():
         render(context)
 
 
+def test_a_value_mustache_would_html_escape_fails_instead_of_showing_entities():
+    params, outputs, _ = RENDERED["poc-autoscaling"]
+    context = guide_context(params, {**outputs, "log_group": "/aws/sagemaker/Endpoints/<oops>"})
+    with pytest.raises(TemplateError, match=r"\{\{stack\.log_group\}\} = .* would be HTML-escaped"):
+        render(context)
+
+
 def test_a_misspelt_section_and_a_misspelt_tag_inside_a_section_fail():
     params, outputs, _ = RENDERED["poc-autoscaling"]
     context = guide_context(params, outputs)

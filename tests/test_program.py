@@ -215,7 +215,7 @@ def test_cli_plan_text_and_json(tmp_path):
     text = subprocess.run([sys.executable, "-m", "bundle", "plan", "--params", str(params)], cwd=REPO, capture_output=True, text=True)
     assert text.returncode == 0, text.stderr
     assert "aws:sagemaker/endpoint:Endpoint  planned-endpoint" in text.stdout
-    assert "endpointConfigName: \"planned-config-<random>\"" in text.stdout
+    assert "endpointConfigName: \"planned-config-[random]\"" in text.stdout
     assert "(known after apply)" in text.stdout and "appautoscaling" not in text.stdout
     as_json = subprocess.run([sys.executable, "-m", "bundle", "plan", "--params", str(params), "--json"], cwd=REPO, capture_output=True, text=True)
     document = json.loads(as_json.stdout)
