@@ -102,7 +102,7 @@ class EmulatedDeployment:
                 "ModelDataUrl": out["model_data_url"],
                 "Environment": {"SAGEMAKER_PROGRAM": INFERENCE_PROGRAM, "SAGEMAKER_SUBMIT_DIRECTORY": SUBMIT_DIRECTORY},
             },
-            EnableNetworkIsolation=params["enable_network_isolation"],
+            EnableNetworkIsolation=params.get("enable_network_isolation", False),  # serverless has no such setting
         )
         production_variant = {"VariantName": variant, "ModelName": out["endpoint"]["model_name"], "InitialVariantWeight": 1.0}
         if out["serverless"]:

@@ -32,6 +32,14 @@ SCENARIOS = {
         "initial_instance_count": 2,
         "enable_network_isolation": False,
     },
+    "canary-capture-email": {
+        "initial_instance_count": 2,
+        "autoscaling": {"min_capacity": 2},
+        "deployment": {"strategy": "CANARY", "canary_size_percent": 50},
+        "data_capture": {"enabled": True, "sampling_percentage": 20},
+        "alarms": {"email": "ops@example.com"},
+    },
+    "serverless": {"deployment_mode": "serverless", "serverless": {"memory_size_mb": 3072, "provisioned_concurrency": 2}},
 }
 RENDERED = {}
 for _name, _raw in SCENARIOS.items():
@@ -105,6 +113,19 @@ def test_sections_appear_only_when_they_apply():
     assert "Autoscaling is **off**" in custom and "describe-scalable-targets" not in custom
     assert outputs["artifact_sha256"] in default
     assert "Network isolation is **on**" in default and "Network isolation is **off**" in custom
+
+
+def test_guardrails_capture_notifications_and_serverless_sections():
+    _, outputs, default = RENDERED["poc-autoscaling"]
+    _, canary_outputs, canary = RENDERED["canary-capture-email"]
+    _, _, serverless = RENDERED["serverless"]
+    assert "traffic moves all at once" in default and "first 50% (the canary), then the rest" in canary
+    assert "Captured data" not in default and canary_outputs["data_capture"]["destination"] in canary
+    assert "No notification is configured" in default and "ops@example.com" in canary
+    assert outputs["alarms"]["invocation_5xx"] in default and outputs["dashboard_url"] in default
+    assert "| Serverless | 3072 MB of memory" in serverless and "2 provisioned" in serverless
+    assert "Instance type" not in serverless and "describe-scalable-targets" not in serverless
+    assert "ServerlessConcurrentExecutionsUtilization" in serverless and "CPUUtilization" not in serverless
 
 
 def test_log_group_and_metric_dimensions_match_the_deployment():
