@@ -55,7 +55,6 @@ def guide_flags(params: Params, outputs: dict) -> dict[str, Any]:
         "realtime_fixed": not serverless and not autoscaling,
         "provisioned": bool((outputs.get("serverless") or {}).get("provisioned_concurrency")),
         "vpc": params.vpc.enabled,
-        "kms": bool(params.kms_key_arn),
         "all_at_once": strategy == "ALL_AT_ONCE",
         "canary": strategy == "CANARY",
         "linear": strategy == "LINEAR",
