@@ -18,8 +18,8 @@ from pathlib import Path
 from moto.server import ThreadedMotoServer
 
 from bundle import aws
-from bundle.infrastructure import INFERENCE_PROGRAM, SCALING_METRIC, SUBMIT_DIRECTORY
-from bundle.naming import SCALABLE_DIMENSION, split_s3_uri
+from bundle.infrastructure import MODEL_ENVIRONMENT, SAGEMAKER_TRUST_POLICY, SCALING_METRIC
+from bundle.naming import SCALABLE_DIMENSION, scaling_policy_name, split_s3_uri
 from bundle.serving import LocalEndpoint
 
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
@@ -90,8 +90,7 @@ class EmulatedDeployment:
 
         iam = self.client("iam")
         role_name = out["role_arn"].rsplit("/", 1)[-1]
-        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-        role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST_POLICY))["Role"]["Arn"]
 
         sm = self.client("sagemaker")
         sm.create_model(
@@ -100,7 +99,7 @@ class EmulatedDeployment:
             PrimaryContainer={
                 "Image": out["image_uri"],
                 "ModelDataUrl": out["model_data_url"],
-                "Environment": {"SAGEMAKER_PROGRAM": INFERENCE_PROGRAM, "SAGEMAKER_SUBMIT_DIRECTORY": SUBMIT_DIRECTORY},
+                "Environment": MODEL_ENVIRONMENT,
             },
             EnableNetworkIsolation=params.get("enable_network_isolation", False),  # serverless has no such setting
         )
@@ -126,7 +125,7 @@ class EmulatedDeployment:
                 MaxCapacity=scaling["max_capacity"],
             )
             autoscaling.put_scaling_policy(
-                PolicyName=f"{self.endpoint_name}-invocations-per-instance",
+                PolicyName=scaling_policy_name(self.endpoint_name),
                 ServiceNamespace="sagemaker",
                 ResourceId=scaling["resource_id"],
                 ScalableDimension=SCALABLE_DIMENSION,

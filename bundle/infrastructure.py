@@ -21,7 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from bundle.capture import capture_destination, capture_key, data_capture_config, landing_prefix
-from bundle.naming import SCALABLE_DIMENSION, log_group_name, logical_name, scaling_resource_id, split_s3_uri
+from bundle.naming import SCALABLE_DIMENSION, log_group_name, logical_name, scaling_policy_name, scaling_resource_id, split_s3_uri
 from bundle.observability import create_observability
 from bundle.params import Params
 from bundle.rollout import deployment_config, endpoint_options, scaling_policy_options, scaling_target_options
@@ -29,8 +29,16 @@ from bundle.serving_image import REPOSITORY, serving_image
 
 COMPONENT_TYPE = "sagemaker-bundle:index:Endpoint"
 BUNDLE_TAG = "sagemaker-endpoint-bundle"
-INFERENCE_PROGRAM = "inference.py"
-SUBMIT_DIRECTORY = "/opt/ml/model/code"
+# The container finds the shipped code/inference.py through these (code inside model.tar.gz: no S3 fetch).
+MODEL_ENVIRONMENT = {
+    "SAGEMAKER_PROGRAM": "inference.py",
+    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+    "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+}
+SAGEMAKER_TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
 SCALING_METRIC = "SageMakerVariantInvocationsPerInstance"
 
 
@@ -97,21 +105,17 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         # --- the execution role, least privilege ------------------------------------------------
         role = aws.iam.Role(
             logical_name(p.endpoint_name, "role", limit=64),
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                    ],
-                }
-            ),
+            assume_role_policy=json.dumps(SAGEMAKER_TRUST_POLICY),
             description=f"SageMaker execution role of endpoint {p.endpoint_name}",
             tags=tags,
             opts=child,
         )
-        capture = self.capture_destination.apply(lambda d: landing_prefix(d, p.endpoint_name)) if self.capture_destination else None
+        # Where captured files of this endpoint land: the role's only write, and a stack output.
+        self.capture_prefix = (
+            self.capture_destination.apply(lambda d: landing_prefix(d, p.endpoint_name)) if self.capture_destination else None
+        )
         policy_document = pulumi.Output.all(
-            readable=readable, region=region, account=account, partition=partition, registry=image.registry_id, capture=capture
+            readable=readable, region=region, account=account, partition=partition, registry=image.registry_id, capture=self.capture_prefix
         ).apply(lambda v: json.dumps(execution_policy(p, **v), sort_keys=True))
         role_policy = aws.iam.RolePolicy(
             logical_name(p.endpoint_name, "execution", limit=128), role=role.id, policy=policy_document, opts=child
@@ -129,11 +133,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             primary_container=aws.sagemaker.ModelPrimaryContainerArgs(
                 image=image.registry_path,
                 model_data_url=model_data_url,
-                environment={
-                    "SAGEMAKER_PROGRAM": INFERENCE_PROGRAM,
-                    "SAGEMAKER_SUBMIT_DIRECTORY": SUBMIT_DIRECTORY,
-                    "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-                },
+                environment=MODEL_ENVIRONMENT,
             ),
             enable_network_isolation=p.enable_network_isolation,
             vpc_config=vpc_config,
@@ -178,7 +178,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             )
             self.scaling_policy = aws.appautoscaling.Policy(
                 logical_name(p.endpoint_name, "scaling-policy"),
-                name=f"{p.endpoint_name}-invocations-per-instance",
+                name=scaling_policy_name(p.endpoint_name),
                 policy_type="TargetTrackingScaling",
                 service_namespace=self.scaling_target.service_namespace,
                 resource_id=self.scaling_target.resource_id,

@@ -22,6 +22,10 @@ def scaling_resource_id(endpoint_name: str, variant_name: str) -> str:
     return f"endpoint/{endpoint_name}/variant/{variant_name}"
 
 
+def scaling_policy_name(endpoint_name: str) -> str:
+    return f"{endpoint_name}-invocations-per-instance"
+
+
 def split_s3_uri(uri: str) -> tuple[str, str]:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     return bucket, key

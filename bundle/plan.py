@@ -156,7 +156,7 @@ def evaluate(params: Params | None, region: str = "us-east-1", config: dict[str,
     mocks = RecordingMocks(region=region)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=STACK, preview=False, monitor=monitor)
-    pulumi.runtime.set_all_config({f"aws:region": region, **(config or {})})
+    pulumi.runtime.set_all_config({"aws:region": region, **(config or {})})
     SETTINGS.rpc_manager.clear()
     SETTINGS.outputs.clear()
     resolved: dict = {}

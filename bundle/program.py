@@ -11,7 +11,6 @@ import pulumi
 
 from bundle.artifact import build_artifact
 from bundle.errors import BundleError
-from bundle.capture import landing_prefix
 from bundle.guide import guide_context, render
 from bundle.infrastructure import EndpointArgs, ModelArtifact, SageMakerEndpoint
 from bundle.naming import log_group_name, scaling_resource_id
@@ -64,9 +63,7 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
         "data_capture": {
             "enabled": params.data_capture.enabled,
             # Where captured files land: SageMaker adds <variant>/yyyy/mm/dd/hh/ below it.
-            "destination": endpoint.capture_destination.apply(lambda d: landing_prefix(d, params.endpoint_name))
-            if endpoint.capture_destination
-            else None,
+            "destination": endpoint.capture_prefix,
             "sampling_percentage": params.data_capture.sampling_percentage if params.data_capture.enabled else None,
         },
         "serverless": (
