@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 # This machine's pip config names local index folders that may not exist; its warnings are noise.
-QUIET_PIP := 2>&1 | { grep -v "^WARNING: Location '.*' is ignored" || true; }
+# Old sdists in the image's lock (sagemaker-containers, psutil, ...) build with setup.py: pip's deprecation notes too.
+QUIET_PIP := 2>&1 | { grep -v -e "^WARNING: Location '.*' is ignored" -e "^  DEPRECATION: .* legacy 'setup.py install'" || true; }
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -22,9 +23,19 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt $(QUIET_PIP)
 	touch $@
 
+# The image's Dockerfile (docker/1.4-2/final/Dockerfile.cpu) changes two installed files; we make the one that
+# matters here. sagemaker_containers/_mapping.py uses `collections.Mapping`, gone since Python 3.10: without the
+# fix the package does not import. The other change replaces sagemaker_inference/decoder.py with a copy whose
+# npy decoding refuses pickles; it only touches sagemaker-inference's *default* decoder, which our handlers never
+# call (model/inference.py decodes every format itself, npy with allow_pickle=False), so it is not reproduced.
+IMAGE_MAPPING = $(IMAGE_VENV)/lib/python*/site-packages/sagemaker_containers/_mapping.py
+
 $(IMAGE_VENV)/.installed: requirements-image.txt
+	@echo "Setting up $(IMAGE_VENV) (the serving image's libraries) with $(IMAGE_PYTHON); the first run takes about a minute"
 	$(IMAGE_PYTHON) -m venv $(IMAGE_VENV)
 	$(IMAGE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-image.txt $(QUIET_PIP)
+	sed -i -e 's/^import collections$$/import collections.abc/' -e 's/collections\.Mapping\b/collections.abc.Mapping/' $(IMAGE_MAPPING)
+	$(IMAGE_VENV)/bin/python -c 'import sagemaker_containers.beta.framework, sagemaker_inference, mms'
 	touch $@
 
 demo: setup

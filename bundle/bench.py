@@ -5,14 +5,18 @@ Every number comes from repeated runs in one process, so anyone can rerun it and
   artifact build       cold (forced, into a temporary cache) and cached
   plan                 `python -m bundle plan --json` as a subprocess, when the plan command exists
   model_fn             loading the unpacked artifact, as each serving worker does once
-  single-row request   over HTTP, one keep-alive connection, through the local endpoint
+  single-row request   over HTTP, one keep-alive connection, to the image's worker (p50 and p99)
   1000-row batch       over HTTP, and the bare `predict_proba` on the same rows as a ready array,
                        interleaved request by request so machine noise hits both alike; their ratio
                        is the serving overhead
-  throughput           1000-row batches, rows/s, at 1 and at N concurrent clients
+  throughput           1000-row batches, rows/s, at 1 and at 2 concurrent clients
+  SDK defaults         the same worker serving only a `model_fn` (the image's default input, predict
+                       and output handlers, bundle/container/sdk_defaults.py) on a JSON array: what a
+                       user of the SDK's defaults gets, side by side
 
-The endpoint runs in its own process (as the container's worker does), so the clients' Python work
-never competes with the server for one interpreter lock.
+Requests go to the serving image's own worker (gunicorn + gevent + sagemaker-containers in
+.venv-image, started by `python -m bundle serve` with one worker per CPU, as the image does), not
+through the runtime-API front, so the numbers are the data plane's.
 """
 from __future__ import annotations
 
@@ -35,7 +39,7 @@ from urllib.parse import urlparse
 import numpy as np
 from sklearn.datasets import load_iris
 
-from bundle.artifact import REPO_ROOT, build_artifact
+from bundle.artifact import REPO_ROOT, build_artifact, deterministic_tarball
 from bundle.errors import BundleError
 from bundle.serving import load_artifact
 
@@ -56,12 +60,12 @@ class BenchConfig:
     batch_requests: int = 200
     throughput_rounds: int = 5
     throughput_requests_per_client: int = 25
-    concurrent_clients: int = 4
+    concurrent_clients: int = 2
     warmup_requests: int = 20
 
     @classmethod
     def quick(cls) -> "BenchConfig":
-        return cls(1, 3, 1, 3, 150, 15, 1, 5, 4, 5)
+        return cls(1, 3, 1, 3, 150, 15, 1, 5, 2, 5)
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,8 @@ class BenchResult:
     single_row: Timing
     batch: Overhead
     throughput: list[Throughput]
+    defaults_single_row: Timing  # the image's default handlers (SDK defaults), same worker
+    defaults_batch: Timing
 
     def to_json(self) -> dict:
         document = asdict(self)
@@ -226,14 +232,14 @@ def measure_throughput(url: str, body: bytes, rows_per_request: int, clients: in
 
 @contextmanager
 def endpoint_process(artifact_path: Path, timeout: float = 60.0) -> Iterator[str]:
-    """`python -m bundle serve --port 0` in its own process, as the container's worker is; yields its URL."""
+    """`python -m bundle serve --port 0` in its own process; yields the URL of the image's worker behind it."""
     command = [sys.executable, "-m", "bundle", "serve", "--port", "0", "--artifact", str(artifact_path)]
     server = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         started = server.stdout.readline()  # the serve command prints one JSON line once it listens
         if not started:
             raise BundleError(f"the local endpoint exited with {server.wait(timeout)} before serving")
-        yield json.loads(started)["url"]
+        yield json.loads(started)["worker_url"]
     finally:
         server.terminate()  # SIGTERM: serve shuts down cleanly
         try:
@@ -279,6 +285,31 @@ def bench_model_fn(artifact_path: Path, runs: int) -> tuple[Timing, object]:
     return load, loaded.model.estimator
 
 
+def sdk_defaults_artifact(artifact_path: Path, into: Path) -> Path:
+    """The bundle's model with bundle/container/sdk_defaults.py as its code/inference.py."""
+    import tarfile
+
+    with tarfile.open(artifact_path, "r:gz") as tar:
+        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    files["code/inference.py"] = (Path(__file__).resolve().parent / "container" / "sdk_defaults.py").read_bytes()
+    path = into / "sdk-defaults-model.tar.gz"
+    path.write_bytes(deterministic_tarball(files))
+    return path
+
+
+def bench_sdk_defaults(artifact_path: Path, rows: np.ndarray, config: "BenchConfig") -> tuple[Timing, Timing]:
+    """1-row and 1000-row JSON-array requests to the same worker serving the image's default handlers."""
+    with tempfile.TemporaryDirectory(prefix="bundle-bench-defaults-") as scratch:
+        with endpoint_process(sdk_defaults_artifact(artifact_path, Path(scratch))) as url:
+            client = KeepAliveClient(url)
+            one, batch = json.dumps(rows[:1].tolist()).encode(), json.dumps(rows.tolist()).encode()
+            actions = {"one": lambda: client.post(one), "batch": lambda: client.post(batch)}
+            interleaved(actions, config.warmup_requests)
+            measured = interleaved(actions, config.batch_requests)
+            client.close()
+    return measured["one"], measured["batch"]
+
+
 def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], None] = lambda _: None) -> BenchResult:
     progress("artifact build (cold, cached)")
     cold, cached = bench_build(config)
@@ -303,7 +334,11 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
             measure_throughput(url, body, len(rows), clients, config.throughput_requests_per_client, config.throughput_rounds)
             for clients in (1, config.concurrent_clients)
         ]
-    return BenchResult(machine_info(), cold, cached, plan, load, measured["ping"], measured["one"], batch, throughput)
+    progress("the image's default handlers (SDK defaults)")
+    defaults_one, defaults_batch = bench_sdk_defaults(artifact.path, rows, config)
+    return BenchResult(
+        machine_info(), cold, cached, plan, load, measured["ping"], measured["one"], batch, throughput, defaults_one, defaults_batch
+    )
 
 
 def machine_info() -> dict:
@@ -338,6 +373,10 @@ def table(result: BenchResult) -> str:
     ]
     for t in result.throughput:
         rows.append((f"{batch.rows}-row batches, {t.clients} client(s)", f"{t.rows_per_s:,.0f} rows/s", "", f"{t.rounds} round(s)"))
+    rows += [
+        ("SDK defaults: 1-row JSON array (labels only)", *ms(result.defaults_single_row)),
+        (f"SDK defaults: {batch.rows}-row JSON array (labels only)", *ms(result.defaults_batch)),
+    ]
     header = ("measurement", "median", "p99", "runs")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
 

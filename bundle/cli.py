@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -23,14 +24,16 @@ def cmd_serve(args) -> int:
     from bundle.serving import LocalEndpoint
 
     path = args.artifact or _default_artifact_path()
-    endpoint = LocalEndpoint(path, args.host, args.port, endpoint_name=args.endpoint_name, access_log=args.access_log)
+    endpoint = LocalEndpoint(
+        path, args.host, args.port, endpoint_name=args.endpoint_name, access_log=args.access_log, workers=args.workers, timeout=args.timeout
+    )
 
     def stop(signum, frame):  # shutdown() waits for serve_forever, so call it from another thread
         threading.Thread(target=endpoint.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(json.dumps({"url": endpoint.url, "artifact": str(path), "status": "serving"}), flush=True)
+    print(json.dumps({"url": endpoint.url, "worker_url": endpoint.worker_url, "artifact": str(path), "status": "serving"}), flush=True)
     endpoint.serve_forever()
     print(json.dumps({"status": "stopped"}), flush=True)
     return 0
@@ -126,6 +129,26 @@ def _default_artifact_path() -> Path:
     return build_artifact().path
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (0 to 65535)")
+    return port
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bundle", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -139,9 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("serve", help="serve the artifact on a local SageMaker-compatible endpoint")
     p.add_argument("--artifact", type=Path, help="model.tar.gz (default: build or reuse the bundle's)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
-    p.add_argument("--port", type=int, default=8080, help="port (0 picks a free one; the URL is printed)")
+    p.add_argument("--port", type=_port, default=8080, help="port (0 picks a free one; the URL is printed)")
     p.add_argument("--endpoint-name", help="answer the runtime API only for this endpoint name")
-    p.add_argument("--access-log", action="store_true", help="log every request to stderr")
+    p.add_argument("--access-log", action="store_true", help="log every request and the worker's log to stderr")
+    p.add_argument(
+        "--workers", type=_positive, default=os.cpu_count() or 1, help="gunicorn workers, as SAGEMAKER_MODEL_SERVER_WORKERS (default: one per CPU, as the image)"
+    )
+    p.add_argument("--timeout", type=_positive, default=60, help="model server timeout in seconds, as SAGEMAKER_MODEL_SERVER_TIMEOUT (default 60)")
     p.set_defaults(run=cmd_serve)
 
     p = commands.add_parser("validate", help="check a params file against params.schema.json (exit 0 valid, 2 invalid)")

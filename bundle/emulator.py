@@ -18,8 +18,7 @@ from pathlib import Path
 from moto.server import ThreadedMotoServer
 
 from bundle import aws
-from bundle.infrastructure import MODEL_ENVIRONMENT, SAGEMAKER_TRUST_POLICY, SCALING_METRIC
-from bundle.naming import SCALABLE_DIMENSION, scaling_policy_name, split_s3_uri
+from bundle.naming import MODEL_ENVIRONMENT, SAGEMAKER_TRUST_POLICY, SCALABLE_DIMENSION, SCALING_METRIC, scaling_policy_name, split_s3_uri
 from bundle.serving import LocalEndpoint
 
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}

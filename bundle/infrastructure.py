@@ -21,7 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from bundle.capture import capture_destination, capture_key, data_capture_config, landing_prefix
-from bundle.naming import SCALABLE_DIMENSION, log_group_name, logical_name, scaling_policy_name, scaling_resource_id, split_s3_uri
+from bundle.naming import MODEL_ENVIRONMENT, SAGEMAKER_TRUST_POLICY, SCALABLE_DIMENSION, SCALING_METRIC, log_group_name, logical_name, scaling_policy_name, scaling_resource_id, split_s3_uri
 from bundle.observability import create_observability
 from bundle.params import Params
 from bundle.rollout import deployment_config, endpoint_options, scaling_policy_options, scaling_target_options
@@ -29,17 +29,6 @@ from bundle.serving_image import REPOSITORY, serving_image
 
 COMPONENT_TYPE = "sagemaker-bundle:index:Endpoint"
 BUNDLE_TAG = "sagemaker-endpoint-bundle"
-# The container finds the shipped code/inference.py through these (code inside model.tar.gz: no S3 fetch).
-MODEL_ENVIRONMENT = {
-    "SAGEMAKER_PROGRAM": "inference.py",
-    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
-    "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-}
-SAGEMAKER_TRUST_POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-}
-SCALING_METRIC = "SageMakerVariantInvocationsPerInstance"
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,17 @@ from __future__ import annotations
 # Physical names are <logical name>-<7 random chars>; SageMaker and IAM allow 63/64, S3 63 (lowercase).
 AUTONAME_SUFFIX = 8
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+# The container finds the shipped code/inference.py through these (code inside model.tar.gz: no S3 fetch).
+MODEL_ENVIRONMENT = {
+    "SAGEMAKER_PROGRAM": "inference.py",
+    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+    "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+}
+SAGEMAKER_TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+SCALING_METRIC = "SageMakerVariantInvocationsPerInstance"
 
 
 def logical_name(endpoint_name: str, suffix: str, limit: int = 63, lower: bool = False) -> str:

@@ -13,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bundle import aws
 from bundle.examples import expected_classes, instances_request
-from bundle.infrastructure import SCALING_METRIC
+from bundle.naming import SCALING_METRIC
 from bundle.naming import SCALABLE_DIMENSION, scaling_resource_id
 
 

@@ -14,11 +14,20 @@ Request formats (Content-Type, parameters such as `; charset=utf-8` accepted):
                     [[f1, f2, f3, f4], ...]                    (a bare list of rows)
                     {"instances": [{"sepal_length": ..., ...}]} or a bare list of such records
   text/csv          one row per line, optional header line of feature names
+  application/x-npy a numpy array of shape (rows, features) or (features,), as the SageMaker Python SDK's
+                    SKLearnPredictor sends by default; loaded with pickles refused
 Response formats (Accept): application/json (default) or text/csv.
+
+What the image's worker (sagemaker-containers) does before this code runs, and why it matters here:
+for exactly `application/json` or `text/csv` it hands the body over as *text*, decoded from UTF-8 with
+replacement characters (U+FFFD) for bytes that are not UTF-8; any other type (with parameters too, or
+npy) arrives as bytes. So a malformed body is recognised by its replacement characters, and the size
+limit is counted on the UTF-8 bytes, not on characters.
 """
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from dataclasses import dataclass
@@ -28,6 +37,7 @@ import numpy as np
 
 JSON = "application/json"
 CSV = "text/csv"
+NPY = "application/x-npy"
 # The real-time InvokeEndpoint payload limit.
 MAX_BODY_BYTES = 6 * 1024 * 1024
 MODEL_FILENAME = "model.joblib"
@@ -37,8 +47,13 @@ MANIFEST_FILENAME = "manifest.json"
 _RESPONSE_ENCODER = json.JSONEncoder(check_circular=False)
 
 try:  # Inside the serving image: the worker's Flask response, so a 4xx stays a 4xx.
-    from sagemaker_containers.beta.framework.worker import Response
-except ImportError:  # Anywhere else (the local endpoint, tests): the same surface, no Flask.
+    # `worker` is a *name* in the package's public `beta.framework` namespace (bound to the private module
+    # `_worker`), not a submodule: `from sagemaker_containers.beta.framework.worker import Response` fails
+    # there, and any other class makes Flask answer every request with HTTP 500.
+    from sagemaker_containers.beta.framework import worker as _worker
+
+    Response = _worker.Response
+except ImportError:  # Anywhere else (unit tests calling the hooks directly): the same surface, no Flask.
 
     class Response:  # type: ignore[no-redef]
         def __init__(self, response=b"", status=200, mimetype=JSON):
@@ -146,22 +161,43 @@ def _response_type(accept) -> str:
 
 
 def _decode(body, content_type, model: ServedModel) -> np.ndarray:
-    size = len(body) if body is not None else 0
+    if body is None:
+        body = b""
+    # The worker hands JSON and CSV over as text: count the bytes the client sent, not characters.
+    size = len(body.encode("utf-8", "surrogatepass")) if isinstance(body, str) else len(body)
     if size > MAX_BODY_BYTES:
         raise ClientError(413, "PayloadTooLarge", f"body is {size} bytes; the limit is {MAX_BODY_BYTES} bytes (6 MB)")
     media = _media_type(content_type or JSON)
     if media == JSON:
-        return _rows_from_json(body, model)
+        return _rows_from_json(_text(body, "MalformedJSON", "JSON"), model)
     if media == CSV:
-        return _rows_from_csv(body, model)
-    raise ClientError(415, "UnsupportedContentType", f"Content-Type {content_type!r} is not supported; use {JSON} or {CSV}")
+        return _rows_from_csv(_text(body, "MalformedCSV", "CSV"), model)
+    if media == NPY:
+        return _rows_from_npy(body if isinstance(body, (bytes, bytearray)) else body.encode("utf-8", "surrogatepass"), model)
+    raise ClientError(415, "UnsupportedContentType", f"Content-Type {content_type!r} is not supported; use {JSON}, {CSV} or {NPY}")
 
 
-def _rows_from_json(body, model: ServedModel) -> np.ndarray:
+def _text(body, error: str, what: str) -> str:
+    """The body as text; bytes that are not UTF-8 are a client error, whoever decoded them."""
+    if isinstance(body, str):
+        # The worker's decoding replaced each malformed byte sequence by U+FFFD. A genuine U+FFFD can only
+        # sit inside a JSON string or a CSV cell, where no feature value can be: refusing it loses nothing.
+        if "\ufffd" in body:
+            raise ClientError(400, error, f"body is not valid {what}: it is not UTF-8 text")
+        return body
+    try:
+        return bytes(body).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ClientError(400, error, f"body is not valid {what}: it is not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
+def _rows_from_json(body: str, model: ServedModel) -> np.ndarray:
     try:
         document = json.loads(body)
-    except (ValueError, TypeError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+    except ValueError as e:
         raise ClientError(400, "MalformedJSON", f"body is not valid JSON: {e}") from None
+    except RecursionError:  # a few KB of nested brackets exhaust the parser's stack
+        raise ClientError(400, "MalformedJSON", "body is not valid JSON for this model: nested too deeply") from None
     if isinstance(document, dict):
         if "instances" not in document:
             raise ClientError(400, "InvalidInput", 'JSON object must have an "instances" list')
@@ -173,9 +209,7 @@ def _rows_from_json(body, model: ServedModel) -> np.ndarray:
     if isinstance(document[0], dict):
         document = _rows_from_records(document, model)
     # Booleans are JSON literals numpy would silently turn into 1.0/0.0: check values one by one then.
-    has_literals = isinstance(body, (bytes, bytearray)) and (b"true" in body or b"false" in body)
-    has_literals = has_literals or (isinstance(body, str) and ("true" in body or "false" in body))
-    return _to_matrix(document, model, strict_types=has_literals)
+    return _to_matrix(document, model, strict_types="true" in body or "false" in body)
 
 
 def _rows_from_records(records: list, model: ServedModel) -> list:
@@ -194,17 +228,18 @@ def _rows_from_records(records: list, model: ServedModel) -> list:
     return rows
 
 
-def _rows_from_csv(body, model: ServedModel) -> np.ndarray:
-    try:
-        text = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body
-    except UnicodeDecodeError as e:
-        raise ClientError(400, "MalformedCSV", f"body is not UTF-8 text: {e}") from None
+def _rows_from_csv(text: str, model: ServedModel) -> np.ndarray:
+    if "\x00" in text:  # Python 3.10's csv module raises on NUL (3.11 reads it): one answer on every Python
+        raise ClientError(400, "MalformedCSV", "body is not valid CSV: it contains a NUL character")
     lines = [line for line in text.splitlines() if line.strip()]
     if lines and lines[0].replace(" ", "").split(",") == list(model.feature_names):
         lines = lines[1:]  # a header row of our own feature names
     if not lines:
         raise ClientError(400, "NoRows", "the request has no rows")
-    rows = list(csv.reader(lines))
+    try:
+        rows = list(csv.reader(lines))
+    except csv.Error as e:
+        raise ClientError(400, "MalformedCSV", f"body is not valid CSV: {e}") from None
     try:
         matrix = np.array(rows, dtype=np.float64)
     except ValueError:
@@ -212,6 +247,21 @@ def _rows_from_csv(body, model: ServedModel) -> np.ndarray:
     if matrix is None or matrix.ndim != 2:
         return _to_matrix([[_csv_number(v, i) for v in row] for i, row in enumerate(rows)], model, strict_types=False)
     return _check_matrix(matrix, model)
+
+
+def _rows_from_npy(body: bytes, model: ServedModel) -> np.ndarray:
+    try:
+        array = np.load(io.BytesIO(body), allow_pickle=False)
+    except (ValueError, OSError, EOFError, TypeError) as e:  # not npy, truncated, or an object array (pickles)
+        raise ClientError(400, "MalformedNPY", f"body is not a numpy .npy array without pickles: {e}") from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "iuf":
+        kind = getattr(getattr(array, "dtype", None), "name", type(array).__name__)
+        raise ClientError(400, "NonNumericValue", f"the array's dtype is {kind}; send integers or floats")
+    if array.ndim == 1:
+        array = array.reshape(1, -1)  # one row, as the SDK sends a single sample
+    if array.ndim != 2:
+        raise ClientError(400, "WrongFeatureCount", f"expected rows of {model.n_features} features, got an array of shape {array.shape}")
+    return _check_matrix(array.astype(np.float64), model)
 
 
 def _csv_number(value: str, row: int):
