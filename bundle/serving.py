@@ -214,8 +214,11 @@ class _FrontHandler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
     def do_GET(self):
-        if self.path == "/ping":
+        path = self.path.split("?", 1)[0]
+        if path == "/ping":
             self._send(self.server.forward("GET", "/ping", b"", {}))
+        elif path == "/invocations" or RUNTIME_PATH.match(path):
+            self._send(_aws_error(405, "MethodNotAllowed", f"method GET is not allowed on {self.path}; use POST"))
         else:
             self._send(_aws_error(404, "UnknownOperationException", f"no route GET {self.path}"))
 

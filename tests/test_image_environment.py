@@ -1,9 +1,10 @@
 """The artifact alone, in an environment with only the serving image's libraries (.venv-image).
 
-`make setup` builds .venv-image from requirements-image.txt (scikit-learn 1.4.2, numpy 2.1.0, scipy,
-joblib) on Python 3.10 where this machine has it, as the image does. The check runs the extracted
-code/inference.py and model.joblib there with warnings as errors, so an InconsistentVersionWarning
-fails it. What it cannot show: the real image's gunicorn/Flask worker (not on PyPI, no Docker here).
+`make setup` builds .venv-image from requirements-image.txt (the image's pins: scikit-learn 1.4.2,
+numpy 2.1.0, sagemaker-containers, Flask 1.1.1, ...) on Python 3.10 where this machine has it, as the
+image does. The check imports the extracted code/inference.py there with warnings as errors, so an
+InconsistentVersionWarning fails it, and asserts which Response class the handlers picked: the worker's
+own, or Flask answers every request with 500. test_image_worker.py serves it in the real worker.
 """
 from __future__ import annotations
 
@@ -19,7 +20,14 @@ IMAGE_PYTHON = REPO / ".venv-image" / "bin" / "python"
 
 PROBE = r"""
 import importlib.util, json, sys, warnings
-warnings.simplefilter("error")  # InconsistentVersionWarning (or any other) fails the probe
+# The image's own stack (sagemaker-containers, pkg_resources, six 1.15) warns as it imports under Python 3.10: load
+# it first, quietly. After that any warning from the handlers or the model fails the probe (InconsistentVersionWarning
+# above all), except ImportWarning, which six's import hook raises on every later lookup.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import sagemaker_containers.beta.framework
+warnings.simplefilter("error")
+warnings.simplefilter("ignore", ImportWarning)
 model_dir = sys.argv[1]
 sys.path.insert(0, model_dir + "/code")  # what SAGEMAKER_SUBMIT_DIRECTORY does
 import inference
@@ -31,7 +39,8 @@ bad = inference.transform_fn(model, '{"instances": [[5.1]]}', "application/json"
 print(json.dumps({
     "python": sys.version.split()[0], "sklearn": sklearn.__version__, "numpy": numpy.__version__,
     "status": ok.status_code, "result": json.loads(ok.get_data()),
-    "bad_status": bad.status_code, "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("bundle", "model", "pulumi", "boto3")),
+    "bad_status": bad.status_code, "response_class": f"{inference.Response.__module__}.{inference.Response.__qualname__}",
+    "flask_response": __import__("flask").Response in inference.Response.__mro__, "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("bundle", "model", "pulumi")),
 }))
 """
 
@@ -49,5 +58,6 @@ def test_extracted_artifact_runs_with_only_the_images_libraries(artifact, tmp_pa
     assert (report["sklearn"], report["numpy"]) == ("1.4.2", "2.1.0")
     assert report["status"] == 200 and report["result"]["predictions"] == [0, 1, 2]
     assert report["bad_status"] == 400
+    assert report["response_class"] == "sagemaker_containers._worker.Response" and report["flask_response"]
     assert report["modules"] == []
     assert result.stderr == ""

@@ -1,31 +1,37 @@
 """Regression guard: serving overhead as a ratio measured in one run, never as absolute times.
 
-The local endpoint answers a 1000-row batch over HTTP; the bare estimator (loaded separately, so
-nothing done to the served one touches it) predicts the same rows; requests and bare calls
-alternate, so a noisy machine slows both alike. The ratio of their medians is the serving overhead.
+The image's real worker (gunicorn + gevent + sagemaker-containers, in .venv-image) answers a 1000-row
+batch over HTTP; the bare estimator, loaded in this process, predicts the same rows; requests and bare
+calls alternate, so a noisy machine slows both alike. The ratio of their medians is the serving overhead.
 
-RATIO_BOUND: `python -m bundle bench` measured 2.5x-2.6x with the 25-tree forest on a 2-core machine,
-and this in-process check 2.7x (PERF_NOTES.md). The overhead is mostly JSON decoding and encoding,
-about 2 ms per 1000 rows, so a smaller model raises the ratio and a larger one lowers it: re-derive
-the bound from a bench run when the model's size changes.
+Why it holds on a busy machine: each attempt interleaves the two sides (noise hits both), compares
+medians (a burst moves few samples), and the guard takes the best of several attempts (a burst that
+spans one attempt does not span all). A real regression is slower in every attempt.
+
+RATIO_BOUND: `python -m bundle bench` measured the ratio on the real worker (PERF_NOTES.md, README's
+Performance section); the bound leaves room above it for a shared 2-core machine. The breakage it must
+catch is measured here too: the same worker serving handlers that start a thread pool in every predict.
 """
 from __future__ import annotations
 
 import json
+import tarfile
 
 import pytest
 
+from bundle.artifact import deterministic_tarball
 from bundle.bench import BATCH_ROWS, KeepAliveClient, Overhead, instances_body, iris_rows, measure_overhead
+from bundle.serving import LocalEndpoint
 
-RATIO_BOUND = 4.0
-ATTEMPTS = 3  # a burst of noise on a shared CI machine gets two more chances; a real regression fails all three
+RATIO_BOUND = 8.0
+ATTEMPTS = 4  # a burst of noise on a shared CI machine gets more chances; a real regression fails all of them
 
 
-def best_of(endpoint, estimator, attempts: int = ATTEMPTS, requests: int = 60) -> list[Overhead]:
+def best_of(url: str, estimator, attempts: int = ATTEMPTS, requests: int = 40) -> list[Overhead]:
     rows = iris_rows(BATCH_ROWS)
     measured = []
     for _ in range(attempts):
-        measured.append(measure_overhead(endpoint.url, estimator, rows, requests))
+        measured.append(measure_overhead(url, estimator, rows, requests))
         if measured[-1].ratio <= RATIO_BOUND:
             break
     return measured
@@ -36,23 +42,34 @@ def describe(measured: list[Overhead]) -> str:
 
 
 def test_serving_overhead_for_1000_row_batches_stays_under_the_bound(endpoint, loaded):
-    assert loaded.model is not endpoint.loaded.model, "the bare estimator must be a separate load"
-    measured = best_of(endpoint, loaded.model.estimator)
+    measured = best_of(endpoint.worker_url, loaded.model.estimator)
     assert min(m.ratio for m in measured) <= RATIO_BOUND, f"serving overhead above {RATIO_BOUND}x: {describe(measured)}"
 
 
-def test_the_guard_catches_a_thread_pool_started_inside_every_predict(endpoint, loaded, monkeypatch):
-    """The regression n_jobs != 1 causes (joblib starts threads in each predict_proba): the guard must fail on it."""
-    monkeypatch.setattr(endpoint.loaded.model.estimator, "n_jobs", 2)
-    measured = best_of(endpoint, loaded.model.estimator, attempts=1, requests=10)
+@pytest.fixture(scope="module")
+def thread_pool_artifact(artifact, tmp_path_factory):
+    """The bundle's artifact with one regression: model_fn leaves the forest's n_jobs at 2 (a thread pool per predict)."""
+    with tarfile.open(artifact.path, "r:gz") as tar:
+        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    source = files["code/inference.py"].decode()
+    assert "estimator.n_jobs = 1" in source
+    files["code/inference.py"] = source.replace("estimator.n_jobs = 1", "estimator.n_jobs = 2").encode()
+    path = tmp_path_factory.mktemp("regressed") / "model.tar.gz"
+    path.write_bytes(deterministic_tarball(files))
+    return path
+
+
+def test_the_guard_catches_a_thread_pool_started_inside_every_predict(thread_pool_artifact, loaded):
+    with LocalEndpoint(thread_pool_artifact, port=0) as regressed:
+        measured = best_of(regressed.worker_url, loaded.model.estimator, attempts=1, requests=10)
     assert measured[0].ratio > RATIO_BOUND, describe(measured)
 
 
 @pytest.mark.parametrize("rows", [1, BATCH_ROWS])
 def test_served_answers_equal_the_bare_model_on_the_same_rows(endpoint, loaded, rows):
-    """The ratio compares like with like: the endpoint's probabilities are the bare estimator's."""
+    """The ratio compares like with like: the worker's probabilities are the bare estimator's."""
     batch = iris_rows(rows)
-    client = KeepAliveClient(endpoint.url)
+    client = KeepAliveClient(endpoint.worker_url)
     try:
         served = json.loads(client.post(instances_body(batch)))
     finally:

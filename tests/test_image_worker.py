@@ -1,0 +1,107 @@
+"""The proof of the data plane: the whole request corpus through the serving image's real worker.
+
+The `endpoint` fixture serves the artifact with gunicorn + gevent + sagemaker-containers' Worker and
+Transformer in .venv-image (the image's pins, Python 3.10), behind the runtime-API front. Every case
+goes over HTTP to the worker itself (the container protocol SageMaker uses) and through boto3 to the
+front (the runtime API clients use). A broken handler import, or any hook that raises, shows here as a
+500 HTML page from Flask.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+from urllib.parse import urlparse
+
+import pytest
+
+from bundle import aws
+from corpus import CORPUS, CSV, JSON, Case, ids
+
+
+def post(url: str, case: Case, path: str = "/invocations") -> tuple[int, str, bytes]:
+    address = urlparse(url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+    headers = {"Content-Type": case.content_type}
+    if case.accept is not None:
+        headers["Accept"] = case.accept
+    connection.request("POST", path, body=case.body, headers=headers)
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    return response.status, response.getheader("Content-Type"), body
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=ids(CORPUS))
+def test_the_image_worker_answers_every_case_as_the_corpus_says(endpoint, case):
+    status, content_type, body = post(endpoint.worker_url, case)
+    assert status == case.status, body[:300]
+    if status >= 400:
+        assert content_type == JSON
+        document = json.loads(body)
+        assert document["error"] == case.error and case.words in document["message"]
+    elif case.response_type == CSV:
+        assert content_type == "text/csv; charset=utf-8"  # Flask adds the charset to text/* types
+        assert [int(line.split(",")[0]) for line in body.decode().splitlines()] == list(case.predictions)
+    else:
+        assert content_type == JSON
+        assert json.loads(body)["predictions"] == list(case.predictions)
+
+
+@pytest.fixture(scope="module")
+def runtime(endpoint):
+    return aws.client("sagemaker-runtime", "us-east-1", endpoint_url=endpoint.url, max_attempts=1)
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=ids(CORPUS))
+def test_the_runtime_front_through_boto3_answers_every_case(runtime, case):
+    request = {"EndpointName": "iris-test", "ContentType": case.content_type, "Body": case.body}
+    if case.accept:
+        request["Accept"] = case.accept
+    if case.status >= 400:
+        with pytest.raises(runtime.exceptions.ModelError) as raised:
+            runtime.invoke_endpoint(**request)
+        error = raised.value.response
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == 424
+        assert error["OriginalStatusCode"] == case.status
+        assert json.loads(error["OriginalMessage"])["error"] == case.error
+        return
+    response = runtime.invoke_endpoint(**request)
+    assert response["InvokedProductionVariant"] == "primary"
+    body = response["Body"].read()
+    if case.response_type == CSV:
+        assert [int(line.split(",")[0]) for line in body.decode().splitlines()] == list(case.predictions)
+    else:
+        assert json.loads(body)["predictions"] == list(case.predictions)
+
+
+def test_npy_as_the_sdk_sends_it_predicts_like_json_in_the_worker(endpoint):
+    by_id = {case.id: case for case in CORPUS}
+    _, _, from_json = post(endpoint.worker_url, by_id["json-instances"])
+    _, _, from_npy = post(endpoint.worker_url, by_id["npy-rows"])
+    assert json.loads(from_npy) == json.loads(from_json)
+
+
+def raw(url: str, method: str, path: str, body: bytes = b"", headers: dict | None = None) -> tuple[int, str, bytes]:
+    address = urlparse(url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+    connection.request(method, path, body=body, headers=headers or {})
+    response = connection.getresponse()
+    payload = response.read()
+    connection.close()
+    return response.status, response.getheader("Content-Type"), payload
+
+
+@pytest.mark.parametrize(
+    "method, path, status",
+    [("GET", "/invocations", 405), ("GET", "/endpoints/iris-test/invocations", 405), ("POST", "/predict", 404), ("PUT", "/invocations", 405), ("DELETE", "/ping", 405)],
+)
+def test_the_front_answers_a_wrong_method_or_path_with_4xx_json(endpoint, method, path, status):
+    got, content_type, body = raw(endpoint.url, method, path, b"{}", {"Content-Type": JSON})
+    assert 400 <= got < 500 and content_type == JSON, body
+    assert json.loads(body)["message"]
+
+
+def test_the_worker_itself_answers_a_wrong_path_with_an_html_404(endpoint):
+    """What the image's Flask app does without the front: the reason the front answers these itself."""
+    status, content_type, _ = raw(endpoint.worker_url, "POST", "/predict", b"{}")
+    assert (status, content_type) == (404, "text/html; charset=utf-8")
