@@ -59,12 +59,47 @@ def cmd_validate(args) -> int:
 
 
 def cmd_plan(args) -> int:
-    from bundle.params import resolve
+    from bundle.catalog.inputs import resolve_inputs
     from bundle.plan import evaluate, plan_document, plan_text
 
-    evaluation = evaluate(resolve(params_file=args.params), region=args.region)
+    inputs = resolve_inputs(params_file=args.params, connections=args.connections, metadata=args.metadata)
+    evaluation = evaluate(inputs.params, region=args.region, connections=inputs.connections)
     print(json.dumps(plan_document(evaluation), indent=2) if args.json else plan_text(evaluation))
     return 0
+
+
+def cmd_manifest(args) -> int:
+    from bundle.catalog import manifest
+
+    if args.outline:
+        print(manifest.outline())
+    elif args.write:
+        changed = manifest.write()
+        print(f"{manifest.MANIFEST_PATH.name} {'written' if changed else 'unchanged'}")
+    elif args.check:
+        if manifest.MANIFEST_PATH.read_text() != manifest.render():
+            print(f"{manifest.MANIFEST_PATH.name} is stale: run `python -m bundle manifest --write`", file=sys.stderr)
+            return 1
+        print(f"{manifest.MANIFEST_PATH.name} is up to date")
+    else:
+        print(manifest.render(), end="")
+    return 0
+
+
+def cmd_catalog_run(args) -> int:
+    from bundle.catalog.run import catalog_run, summary
+
+    print(summary(catalog_run(args.params, args.connections, args.metadata, Path(args.out), region=args.region)))
+    return 0
+
+
+def _use_connections(args) -> None:
+    """Every command's boto3 clients act as the connections' aws_authentication role, when there is one."""
+    from bundle import aws
+    from bundle.catalog.connections import load_connections
+
+    connections = load_connections(getattr(args, "connections", None))
+    aws.use_role(connections.aws_authentication if connections else None)
 
 
 def cmd_params_table(args) -> int:
@@ -149,6 +184,11 @@ def _positive(text: str) -> int:
     return value
 
 
+def _catalog_files(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--connections", help="connections JSON file (default $BUNDLE_CONNECTIONS_FILE): the role to assume, the network")
+    p.add_argument("--metadata", help="catalog metadata JSON file (default $BUNDLE_METADATA_FILE): name_prefix, default_tags")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bundle", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -182,7 +222,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", help="params JSON file (default: $BUNDLE_PARAMS_FILE, else the schema's defaults)")
     p.add_argument("--region", default="us-east-1", help="AWS region to plan for (default us-east-1)")
     p.add_argument("--json", action="store_true", help="print the resources and outputs as JSON")
-    p.set_defaults(run=cmd_plan)
+    _catalog_files(p)
+    p.set_defaults(run=cmd_plan, resolves_inputs=True)
+
+    p = commands.add_parser("manifest", help="print bundle.yaml, the manifest generated from the project's sources")
+    action = p.add_mutually_exclusive_group()
+    action.add_argument("--write", action="store_true", help="write bundle.yaml")
+    action.add_argument("--check", action="store_true", help="exit 1 if bundle.yaml differs from a fresh generation")
+    action.add_argument("--outline", action="store_true", help="print the README's summary of the manifest")
+    p.set_defaults(run=cmd_manifest)
+
+    p = commands.add_parser("catalog", help="what a platform bundle catalog does with the bundle")
+    catalog = p.add_subparsers(dest="catalog_command", required=True)
+    p = catalog.add_parser("run", help="validate params, connections, metadata; plan; write the endpoint artifact and the guide")
+    p.add_argument("--params", required=True, help="params JSON file")
+    p.add_argument("--connections", required=True, help="connections JSON file (aws_authentication, optional network)")
+    p.add_argument("--metadata", help="catalog metadata JSON file (name_prefix, default_tags); default $BUNDLE_METADATA_FILE")
+    p.add_argument("--out", default="build/catalog", help="directory for artifacts/endpoint.json, operator_guide.md, plan.json")
+    p.add_argument("--region", default="us-east-1", help="AWS region to plan for (default us-east-1)")
+    p.set_defaults(run=cmd_catalog_run, resolves_inputs=True)
 
     p = commands.add_parser("guide", help="render the operator guide from the stack's outputs")
     source = p.add_mutually_exclusive_group(required=True)
@@ -196,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outputs", help="a JSON file of the stack's outputs (checks the exact config and autoscaling)")
     p.add_argument("--endpoint", help="endpoint name (with --region, when there are no outputs)")
     p.add_argument("--region", help="AWS region of the endpoint")
+    p.add_argument("--connections", help="act as the aws_authentication role of this connections file (default $BUNDLE_CONNECTIONS_FILE)")
     p.set_defaults(run=cmd_smoke)
 
     p = commands.add_parser("demo", help="the whole local path, end to end (what `make demo` runs)")
@@ -225,6 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if not getattr(args, "resolves_inputs", False):  # those validate every input at once, then act as the role
+            _use_connections(args)
         return args.run(args)
     except BundleError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""`make demo`: the whole local path — offline plan, artifact, local endpoint, smoke test, operator guide.
+"""`make demo`: the whole local path — offline plan, artifact, local endpoint, smoke test, operator guide,
+and a catalog run with a connections file that assumes a role.
 
 No AWS account is involved: the plan runs under Pulumi's mock runtime, the control plane the smoke
 test talks to is moto, and the data plane is the bundle's local endpoint serving the real artifact.
@@ -15,6 +16,7 @@ from bundle import aws
 from bundle.artifact import build_artifact
 from bundle.emulator import EmulatedDeployment
 from bundle.examples import EXAMPLES, instances_request
+from bundle.catalog.run import catalog_run, summary
 from bundle.guide import render_from_outputs
 from bundle.params import resolve
 from bundle.plan import evaluate, plan_document
@@ -48,9 +50,11 @@ def run_demo() -> int:
         print("   invoke_endpoint through boto3:")
         for example, predicted, probabilities in zip(EXAMPLES, result["predictions"], result["probabilities"]):
             print(f"     {example.features} -> {predicted} ({example.species}) p={probabilities}")
-        print("4. smoke test (python -m bundle smoke --outputs build/outputs.json):")
+        connections = REPO_ROOT / "examples" / "catalog" / "connections.json"
+        print("4. smoke test (python -m bundle smoke --outputs build/outputs.json --connections examples/catalog/connections.json),")
+        print("   acting as the connection's role, assumed through moto's STS:")
         smoke = subprocess.run(
-            [sys.executable, "-m", "bundle", "smoke", "--outputs", str(outputs_file)],
+            [sys.executable, "-m", "bundle", "smoke", "--outputs", str(outputs_file), "--connections", str(connections)],
             cwd=REPO_ROOT,
             env={**os.environ, **deployment.env()},
             capture_output=True,
@@ -60,7 +64,19 @@ def run_demo() -> int:
 
     GUIDE.write_text(render_from_outputs(plan_document(evaluation)["outputs"], params))
     print(f"5. operator guide (from the plan's outputs): {GUIDE}")
+
+    examples = REPO_ROOT / "examples" / "catalog"
+    print("6. catalog run (python -m bundle catalog run --params examples/catalog/params.json --connections ... --metadata ...):")
+    run = catalog_run(
+        str(examples / "params.json"), str(examples / "connections.json"), str(examples / "metadata.json"), BUILD / "catalog", region=params_region(evaluation)
+    )
+    print("\n".join(f"     {line}" for line in summary(run).splitlines()))
+    aws.use_role(None)
     return smoke.returncode
+
+
+def params_region(evaluation) -> str:
+    return evaluation.outputs["endpoint"]["region"]
 
 
 if __name__ == "__main__":

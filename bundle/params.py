@@ -398,8 +398,16 @@ def params_from_config(get: Callable[[str], Any]) -> dict:
     return raw
 
 
-def resolve(params_file: str | None = None, config_get: Callable[[str], Any] | None = None) -> Params:
-    """The one way params enter the program: a file (flag or env), else Pulumi config, else defaults."""
+def resolve(
+    params_file: str | None = None,
+    config_get: Callable[[str], Any] | None = None,
+    adjust: Callable[[dict], dict] | None = None,
+) -> Params:
+    """The one way params enter the program: a file (flag or env), else Pulumi config, else defaults.
+
+    `adjust` changes the raw document before validation (a catalog's connections and metadata fill it in).
+    """
+    adjust = adjust or (lambda raw: raw)
     params_file = params_file or params_file_from_env()
     from_config = params_from_config(config_get) if config_get else {}
     if params_file:
@@ -408,8 +416,8 @@ def resolve(params_file: str | None = None, config_get: Callable[[str], Any] | N
                 f"params come from {params_file} but Pulumi config also sets {sorted(from_config)}; "
                 f"use one source (unset the config keys, or unset {PARAMS_FILE_ENV})"
             )
-        return validate(read_params_file(params_file), source=f"params in {params_file}")
-    return validate(from_config, source="Pulumi config params" if from_config else "default params")
+        return validate(adjust(read_params_file(params_file)), source=f"params in {params_file}")
+    return validate(adjust(from_config), source="Pulumi config params" if from_config else "default params")
 
 
 # --- documentation -------------------------------------------------------------------------------

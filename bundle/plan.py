@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi.runtime
@@ -22,6 +22,9 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from bundle.params import Params
+
+if TYPE_CHECKING:
+    from bundle.catalog.connections import Connections
 
 PROJECT = "sagemaker-endpoint-bundle"
 STACK = "plan"
@@ -48,10 +51,16 @@ class PlannedResource:
     # Resource options the engine acts on during updates (only those set): deleteBeforeReplace,
     # replaceOnChanges, replacementTrigger, deletedWith (a logical name), hooks ({"beforeUpdate": [names]}).
     options: dict = field(default_factory=dict)
+    provider: str = ""  # logical name of an explicit provider ("" for the default provider)
 
 
 def _urn_name(urn: str) -> str:
     return urn.rsplit("::", 1)[-1]
+
+
+def provider_name(reference: str | None) -> str:
+    """A provider reference is `<urn>::<id>`: its logical name ("" for the default provider)."""
+    return reference.rsplit("::", 2)[-2] if reference else ""
 
 
 def update_options(request) -> dict:
@@ -71,12 +80,14 @@ class RecordingMonitor(MockMonitor):
 
     def __init__(self, mocks: "RecordingMocks"):
         super().__init__(mocks)
-        self.edges: dict[str, tuple[str, frozenset[str], dict]] = {}
+        self.edges: dict[str, tuple[str, frozenset[str], dict, str]] = {}
 
     def RegisterResource(self, request):
         parent_is_stack = not request.parent or request.parent.split("::")[-2].endswith("pulumi:pulumi:Stack")
         parent = "" if parent_is_stack else _urn_name(request.parent)
-        self.edges[request.name] = (parent, frozenset(_urn_name(u) for u in request.dependencies), update_options(request))
+        self.edges[request.name] = (
+            parent, frozenset(_urn_name(u) for u in request.dependencies), update_options(request), provider_name(request.provider)
+        )
         return super().RegisterResource(request)
 
 
@@ -85,6 +96,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     region: str = "us-east-1"
     registered: list[tuple[str, str, dict, bool]] = field(default_factory=list)  # type, name, inputs, custom
     invokes: list[tuple[str, dict]] = field(default_factory=list)
+    invoke_providers: list[tuple[str, str]] = field(default_factory=list)  # token, provider's logical name ("" = default)
     # invented value -> what to print instead; no <, >, & or " (mustache would HTML-escape them in the guide)
     invented: dict[str, str] = field(default_factory=dict)
 
@@ -114,6 +126,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         self.invokes.append((args.token, dict(args.args)))
+        self.invoke_providers.append((args.token, provider_name(args.provider)))
         if args.token == "aws:index/getRegion:getRegion":
             return {"region": self.region, "name": self.region, "id": self.region, "description": self.region}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
@@ -135,6 +148,7 @@ class Evaluation:
     invokes: list[tuple[str, dict]]
     outputs: dict
     invented: dict[str, str]
+    invoke_providers: list[tuple[str, str]] = field(default_factory=list)
 
     def of_type(self, token: str) -> list[PlannedResource]:
         return [r for r in self.resources if r.type == token]
@@ -145,7 +159,9 @@ class Evaluation:
         return found[0]
 
 
-def evaluate(params: Params | None, region: str = "us-east-1", config: dict[str, str] | None = None) -> Evaluation:
+def evaluate(
+    params: Params | None, region: str = "us-east-1", config: dict[str, str] | None = None, connections: "Connections | None" = None
+) -> Evaluation:
     """Run the program once under mocks (preview=False) and return what it registered and exported.
 
     With `params`, the stack is defined from them; with None, `main()` reads them as `pulumi up` does
@@ -162,7 +178,7 @@ def evaluate(params: Params | None, region: str = "us-east-1", config: dict[str,
     resolved: dict = {}
 
     def program():
-        outputs = define_stack(params) if params is not None else main()
+        outputs = define_stack(params, connections) if params is not None else main()
         resolved.update(_sync_await(pulumi.Output.from_input(outputs).future()))
 
     _sync_await(run_pulumi_func(program))
@@ -179,7 +195,7 @@ def evaluate(params: Params | None, region: str = "us-east-1", config: dict[str,
 
     by_name = {r.name: r for r in resources}
     resources.sort(key=lambda r: (level(r), r.name))
-    return Evaluation(resources, list(mocks.invokes), resolved, dict(mocks.invented))
+    return Evaluation(resources, list(mocks.invokes), resolved, dict(mocks.invented), list(mocks.invoke_providers))
 
 
 # --- printing --------------------------------------------------------------------------------------
@@ -218,6 +234,8 @@ def _readable(inputs: dict) -> dict:
     for key, value in inputs.items():
         if isinstance(value, str) and value.startswith("{") and key in ("policy", "assumeRolePolicy", "dashboardBody"):
             value = json.loads(value)
+        if isinstance(value, str) and value.startswith("[") and key == "assumeRoles":  # provider inputs arrive as JSON
+            value = json.loads(value)
         shown[key] = _ints(value)
     return shown
 
@@ -244,6 +262,7 @@ KEY_SETTINGS = {
     "aws:s3/bucketObjectv2:BucketObjectv2": ["key"],
     "aws:iam/role:Role": ["name"],
     "aws:iam/rolePolicy:RolePolicy": [],
+    "pulumi:providers:aws": ["region", "profile", "assumeRoles"],
     "aws:sagemaker/model:Model": ["name", "primaryContainer", "enableNetworkIsolation", "vpcConfig"],
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration": ["name", "productionVariants", "kmsKeyArn", "dataCaptureConfig"],
     "aws:sagemaker/endpoint:Endpoint": ["name", "endpointConfigName", "deploymentConfig"],

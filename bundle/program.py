@@ -9,12 +9,17 @@ from typing import Any
 
 import pulumi
 
+from bundle import aws as bundle_aws
 from bundle.artifact import build_artifact
+from bundle.catalog.connections import Connections
+from bundle.catalog.endpoint_artifact import endpoint_artifact
+from bundle.catalog.inputs import resolve_inputs
+from bundle.catalog.provider import assuming_provider
 from bundle.errors import BundleError
 from bundle.guide import guide_context, render
 from bundle.infrastructure import EndpointArgs, ModelArtifact, SageMakerEndpoint
 from bundle.naming import log_group_name, scaling_resource_id
-from bundle.params import Params, resolve
+from bundle.params import Params
 from bundle.rollout import deployment_summary
 
 
@@ -30,12 +35,8 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
         return None if params.is_serverless else value  # serverless endpoints do not autoscale: a range would mislead
 
     return {
-        "endpoint": {
-            "endpoint_name": endpoint.endpoint.name,
-            "endpoint_arn": endpoint.endpoint.arn,
-            "region": endpoint.region,
-            "model_name": endpoint.model.name,
-        },
+        # The catalog's artifact, as schemas/artifacts/endpoint.schema.json specifies it (validated before export).
+        "endpoint": endpoint_artifact(endpoint.endpoint.name, endpoint.endpoint.arn, endpoint.region, endpoint.model.name),
         "endpoint_config_name": endpoint.config.name,
         "variant_name": params.variant_name,
         "role_arn": endpoint.role.arn,
@@ -78,12 +79,17 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
     }
 
 
-def define_stack(params: Params) -> dict[str, Any]:
+def define_stack(params: Params, connections: Connections | None = None) -> dict[str, Any]:
+    """With an aws_authentication connection, the component's provider and every boto3 client of this
+    process (the update hook) assume its role."""
+    role = connections.aws_authentication if connections else None
+    bundle_aws.use_role(role)
+    opts = pulumi.ResourceOptions(providers={"aws": assuming_provider(role)}) if role else None
     artifact = None
     if params.builds_poc_model:
         built = build_artifact(image_version=params.serving_image_version)
         artifact = ModelArtifact(path=built.path, sha256=built.sha256)
-    endpoint = SageMakerEndpoint(params.endpoint_name, EndpointArgs(params=params, artifact=artifact))
+    endpoint = SageMakerEndpoint(params.endpoint_name, EndpointArgs(params=params, artifact=artifact), opts=opts)
     outputs = stack_outputs(params, endpoint, artifact)
     # The guide is rendered from the real outputs once AWS knows them (strictly: a missing value fails the update).
     guide = pulumi.Output.from_input(outputs).apply(lambda resolved: render(guide_context(params, resolved)))
@@ -96,7 +102,7 @@ def define_stack(params: Params) -> dict[str, Any]:
 def main() -> dict[str, Any]:
     config = pulumi.Config()
     try:
-        params = resolve(config_get=config.get)
-        return define_stack(params)
+        inputs = resolve_inputs(config_get=config.get)  # BUNDLE_PARAMS_FILE / _CONNECTIONS_FILE / _METADATA_FILE, or config
+        return define_stack(inputs.params, inputs.connections)
     except BundleError as e:
         raise pulumi.RunError(str(e)) from None  # shown to the user without a Python traceback

@@ -60,7 +60,7 @@ def test_context_carries_params_artifacts_and_resources():
     context = guide_context(params, outputs)
     assert context["params"] == params.document
     assert context["artifacts"]["endpoint"] == context["resources"]["endpoint"] == outputs["endpoint"]
-    assert set(context["artifacts"]["endpoint"]) == {"endpoint_name", "endpoint_arn", "region", "model_name"}
+    assert set(context["artifacts"]["endpoint"]) == {"endpoint_name", "endpoint_arn", "region", "model_name", "invoke_policy"}
 
 
 def test_a_tag_missing_from_the_context_fails_the_render_naming_it():

@@ -120,7 +120,8 @@ def test_autoscaling_target_and_policy(default):
 
 def test_outputs(default, artifact):
     out = default.outputs
-    assert set(out["endpoint"]) == {"endpoint_name", "endpoint_arn", "region", "model_name"}
+    assert set(out["endpoint"]) == {"endpoint_name", "endpoint_arn", "region", "model_name", "invoke_policy"}
+    assert out["endpoint"]["invoke_policy"]["Statement"][0]["Resource"] == [out["endpoint"]["endpoint_arn"]]
     assert out["endpoint"]["endpoint_name"] == "iris-endpoint" and out["endpoint"]["region"] == "us-east-1"
     assert out["endpoint"]["endpoint_arn"].startswith("arn:aws:sagemaker:us-east-1:")
     assert out["variant_name"] == "primary" and out["log_group"] == "/aws/sagemaker/Endpoints/iris-endpoint"
