@@ -17,7 +17,15 @@ import os
 from dataclasses import dataclass
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.credentials import (
+    AssumeRoleCredentialFetcher,
+    CredentialProvider,
+    CredentialResolver,
+    Credentials,
+    DeferredRefreshableCredentials,
+)
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bundle.errors import BundleError
@@ -35,7 +43,7 @@ class AssumedRole:
 
 
 _role: AssumedRole | None = None
-_assumed: dict[tuple, dict] = {}  # (role, profile, region) -> STS Credentials
+_assumed: dict[tuple, boto3.Session] = {}  # (role, profile, region) -> a session on the role's credentials
 
 
 def use_role(role: AssumedRole | None) -> None:
@@ -71,40 +79,61 @@ def client(
 
 
 def session_for(region: str, profile: str | None = None) -> boto3.Session:
-    """The session clients are built on: the base identity, or the role it assumed."""
+    """The session clients are built on: the base identity, or the role it assumed.
+
+    The role's credentials are botocore's own: `AssumeRoleCredentialFetcher` calls STS and
+    `DeferredRefreshableCredentials` caches them and renews them before they expire, as botocore does
+    for a profile with `role_arn`. They are fetched once here, so a role that cannot be assumed is a
+    clear error at once rather than at the first call.
+    """
     base = boto3.Session(profile_name=profile) if profile else boto3.Session()
     if _role is None:
         return base
-    credentials = _assumed_credentials(base, _role, region, profile)
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=region,
+    key = (_role, profile, region)
+    if key not in _assumed:
+        _assumed[key] = _role_session(base, _role, region)
+    return _assumed[key]
+
+
+def _role_session(base: boto3.Session, role: AssumedRole, region: str) -> boto3.Session:
+    sts = {"region_name": region, "config": Config(retries={"mode": "standard", "total_max_attempts": 3})}
+    source = base.get_credentials()
+    if source is None and _points_at_emulator():
+        source = Credentials(LOCAL_CREDENTIALS["aws_access_key_id"], LOCAL_CREDENTIALS["aws_secret_access_key"])
+    if source is None:
+        raise BundleError(f"cannot assume the aws_authentication role {role.arn}: no AWS credentials to assume it with")
+    extra = {"RoleSessionName": SESSION_NAME, **({"ExternalId": role.external_id} if role.external_id else {})}
+    fetcher = AssumeRoleCredentialFetcher(
+        client_creator=lambda service, **keys: base.client(service, **sts, **keys),
+        source_credentials=source,
+        role_arn=role.arn,
+        extra_args=extra,
+        expiry_window_seconds=int(RENEW_BEFORE.total_seconds()),
     )
-
-
-def _assumed_credentials(base: boto3.Session, role: AssumedRole, region: str, profile: str | None) -> dict:
-    key = (role, profile, region)
-    cached = _assumed.get(key)
-    now = datetime.datetime.now(datetime.timezone.utc)
-    if cached and cached["Expiration"] - RENEW_BEFORE > now:
-        return cached
-    kwargs = {"region_name": region, "config": Config(retries={"mode": "standard", "total_max_attempts": 3})}
-    if _points_at_emulator() and base.get_credentials() is None:
-        kwargs.update(LOCAL_CREDENTIALS)
-    request = {"RoleArn": role.arn, "RoleSessionName": SESSION_NAME}
-    if role.external_id:
-        request["ExternalId"] = role.external_id
+    credentials = DeferredRefreshableCredentials(refresh_using=fetcher.fetch_credentials, method="assume-role")
     try:
-        credentials = base.client("sts", **kwargs).assume_role(**request)["Credentials"]
+        credentials.get_frozen_credentials()
     except ClientError as e:
         error = e.response.get("Error", {})
         raise BundleError(f"cannot assume the aws_authentication role {role.arn}: {error.get('Code')}: {error.get('Message')}") from None
     except BotoCoreError as e:
         raise BundleError(f"cannot assume the aws_authentication role {role.arn}: {e}") from None
-    _assumed[key] = credentials
-    return credentials
+    session = botocore.session.Session()
+    session.register_component("credential_provider", CredentialResolver([_Fixed(credentials)]))
+    return boto3.Session(botocore_session=session, region_name=region)
+
+
+class _Fixed(CredentialProvider):
+    """Hands botocore the role's refreshable credentials."""
+
+    METHOD = "assume-role"
+
+    def __init__(self, credentials):
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self):
+        return self._credentials
 
 
 def _points_at_emulator() -> bool:
