@@ -60,6 +60,8 @@ def guide_flags(params: Params, outputs: dict) -> dict[str, Any]:
         "linear": strategy == "LINEAR",
         "auto_rollback": bool(deployment.get("auto_rollback")),
         "alarm_topic": bool(outputs.get("alarm_topic_arn")),
+        # The address itself is a secret output: the guide says an email subscription exists, not to whom.
+        "alarm_email": bool(params.alarms.email or outputs.get("alarm_email")),
         "data_capture": bool((outputs.get("data_capture") or {}).get("enabled")),
     }
 

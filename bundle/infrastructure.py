@@ -328,23 +328,43 @@ def execution_policy(
                 {"Sid": "EncryptDataCapture", "Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"], "Resource": [capture_key(p)]}
             )
     if p.vpc.enabled:
-        # SageMaker attaches ENIs in the given subnets; the EC2 describe/ENI calls take no narrower resource.
-        statements.append(
-            {
-                "Sid": "AttachToVpc",
-                "Effect": "Allow",
-                "Action": [
-                    "ec2:CreateNetworkInterface",
-                    "ec2:CreateNetworkInterfacePermission",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DeleteNetworkInterfacePermission",
-                    "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeSecurityGroups",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeVpcs",
-                ],
-                "Resource": ["*"],
-            }
-        )
+        statements += vpc_statements(p, region, account, partition)
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def vpc_statements(p: Params, region: str, account: str, partition: str) -> list[dict]:
+    """SageMaker attaches ENIs in the given subnets with the given security groups: the ENI actions are scoped to
+    them wherever AWS's service authorization reference lists a resource type for the action; Describe* (and
+    DeleteNetworkInterfacePermission, which lists none) take no narrower resource than "*"."""
+    ec2 = f"arn:{partition}:ec2:{region}:{account}"
+    subnets = [f"{ec2}:subnet/{s}" for s in p.vpc.subnet_ids]
+    groups = [f"{ec2}:security-group/{g}" for g in p.vpc.security_group_ids]
+    in_subnets = {"ArnEquals": {"ec2:Subnet": subnets}}
+    return [
+        {
+            "Sid": "CreateEnisInTheSubnets",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateNetworkInterface"],
+            "Resource": [f"{ec2}:network-interface/*", *subnets, *groups],
+        },
+        {
+            "Sid": "ManageEnisInTheSubnets",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface"],
+            "Resource": [f"{ec2}:network-interface/*"],
+            "Condition": in_subnets,
+        },
+        {
+            "Sid": "DescribeVpc",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:DeleteNetworkInterfacePermission",
+                "ec2:DescribeDhcpOptions",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeVpcs",
+            ],
+            "Resource": ["*"],
+        },
+    ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ STACK = "plan"
 ACCOUNT = "123456789012"
 ECR_REGISTRY = "000000000000"  # the provider resolves the real one per region from its own table
 KNOWN_AFTER_APPLY = "(known after apply)"
+SECRET = "[secret]"  # what `pulumi stack output` prints for a secret
 # Resources whose physical name Pulumi generates from the logical name (and the input that holds it).
 AUTONAMED = {
     "aws:s3/bucket:Bucket": "bucket",
@@ -135,6 +137,7 @@ class Evaluation:
     invokes: list[tuple[str, dict]]
     outputs: dict
     invented: dict[str, str]
+    secret_outputs: frozenset[str] = frozenset()  # top-level outputs Pulumi holds as secrets
 
     def of_type(self, token: str) -> list[PlannedResource]:
         return [r for r in self.resources if r.type == token]
@@ -160,10 +163,12 @@ def evaluate(params: Params | None, region: str = "us-east-1", config: dict[str,
     SETTINGS.rpc_manager.clear()
     SETTINGS.outputs.clear()
     resolved: dict = {}
+    secrets: set[str] = set()
 
     def program():
         outputs = define_stack(params) if params is not None else main()
         resolved.update(_sync_await(pulumi.Output.from_input(outputs).future()))
+        secrets.update(k for k, v in outputs.items() if isinstance(v, pulumi.Output) and _sync_await(v.is_secret()))
 
     _sync_await(run_pulumi_func(program))
     resources = [
@@ -179,17 +184,27 @@ def evaluate(params: Params | None, region: str = "us-east-1", config: dict[str,
 
     by_name = {r.name: r for r in resources}
     resources.sort(key=lambda r: (level(r), r.name))
-    return Evaluation(resources, list(mocks.invokes), resolved, dict(mocks.invented))
+    return Evaluation(resources, list(mocks.invokes), resolved, dict(mocks.invented), frozenset(secrets))
 
 
 # --- printing --------------------------------------------------------------------------------------
 
 
+# An invented value is replaced only where it stands whole: the string itself, or a field of an ARN, URI or
+# host name (between ':', '/', '.' or the string's ends). Digits inside a name (an endpoint called
+# "team-123456789012") are the user's, never the mock's.
+_FIELD_EDGE = r"(?:^|(?<=[:/.]))"
+_FIELD_END = r"(?=$|[:/.])"
+
+
 def _mask(value: Any, invented: dict[str, str]) -> Any:
     if isinstance(value, str):
-        for made_up in sorted(invented, key=len, reverse=True):
-            value = value.replace(made_up, invented[made_up])
-        return value
+        if not invented:
+            return value
+        pattern = re.compile(
+            _FIELD_EDGE + "(" + "|".join(re.escape(v) for v in sorted(invented, key=len, reverse=True)) + ")" + _FIELD_END
+        )
+        return pattern.sub(lambda m: invented[m.group(1)], value)
     if isinstance(value, dict):
         return {k: _mask(v, invented) for k, v in value.items()}
     if isinstance(value, list):
@@ -204,7 +219,7 @@ def plan_document(evaluation: Evaluation) -> dict:
             {"type": r.type, "name": r.name, "inputs": _mask(_readable(r.inputs), evaluation.invented), **_options(r, evaluation.invented)}
             for r in evaluation.resources
         ],
-        "outputs": _mask(evaluation.outputs, evaluation.invented),
+        "outputs": _mask({k: SECRET if k in evaluation.secret_outputs else v for k, v in evaluation.outputs.items()}, evaluation.invented),
     }
 
 

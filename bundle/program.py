@@ -15,6 +15,7 @@ from bundle.guide import guide_context, render
 from bundle.infrastructure import EndpointArgs, ModelArtifact, SageMakerEndpoint
 from bundle.naming import log_group_name, scaling_resource_id
 from bundle.params import Params, resolve
+from bundle.redact import alarm_email_output, public_params
 from bundle.rollout import deployment_summary
 
 
@@ -53,7 +54,8 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
             "scale_in_cooldown": scaling_setting(scaling.scale_in_cooldown),
             "scale_out_cooldown": scaling_setting(scaling.scale_out_cooldown),
         },
-        "params": params.document,
+        "params": public_params(params.document),
+        "alarm_email": alarm_email_output(params.alarms.email),
         "deployment_mode": params.deployment_mode,
         "deployment": deployment_summary(params.deployment, watch.names.all()),
         "alarms": {"invocation_5xx": watch.names.invocation_5xx, "model_latency": watch.names.model_latency},
@@ -86,7 +88,8 @@ def define_stack(params: Params) -> dict[str, Any]:
     endpoint = SageMakerEndpoint(params.endpoint_name, EndpointArgs(params=params, artifact=artifact))
     outputs = stack_outputs(params, endpoint, artifact)
     # The guide is rendered from the real outputs once AWS knows them (strictly: a missing value fails the update).
-    guide = pulumi.Output.from_input(outputs).apply(lambda resolved: render(guide_context(params, resolved)))
+    public = {k: v for k, v in outputs.items() if k != "alarm_email"}  # a secret input would make the guide secret
+    guide = pulumi.Output.from_input(public).apply(lambda resolved: render(guide_context(params, resolved)))
     outputs_with_guide = {**outputs, "operator_guide": guide}
     for key, value in outputs_with_guide.items():
         pulumi.export(key, value)

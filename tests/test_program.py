@@ -160,7 +160,7 @@ def test_network_isolation_off():
 def test_vpc_puts_the_model_in_the_subnets_and_lets_the_role_attach_enis():
     vpc = evaluate(validate({"vpc": VPC}))
     assert vpc.one(MODEL).inputs["vpcConfig"] == {"subnets": VPC["subnet_ids"], "securityGroupIds": VPC["security_group_ids"]}
-    attach = [s for s in policy_statements(vpc) if s["Sid"] == "AttachToVpc"]
+    attach = [s for s in policy_statements(vpc) if s["Sid"] == "CreateEnisInTheSubnets"]
     assert len(attach) == 1 and "ec2:CreateNetworkInterface" in attach[0]["Action"]
 
 
