@@ -24,6 +24,7 @@ from bundle.capture import capture_destination, capture_key, data_capture_config
 from bundle.naming import SCALABLE_DIMENSION, log_group_name, logical_name, scaling_policy_name, scaling_resource_id, split_s3_uri
 from bundle.observability import create_observability
 from bundle.params import Params
+from bundle.hook_identity import ProviderSettings
 from bundle.rollout import deployment_config, endpoint_options, scaling_policy_options, scaling_target_options
 from bundle.serving_image import REPOSITORY, serving_image
 
@@ -160,7 +161,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             endpoint_config_name=config.name,
             deployment_config=deployment_config(p.deployment, self.observability.names.all()),
             tags=tags,
-            opts=endpoint_options(p, self, self.observability.alarms, profile=pulumi.Config("aws").get("profile")),
+            opts=endpoint_options(p, self, self.observability.alarms, ProviderSettings.from_config(pulumi.Config("aws").get)),
         )
 
         # --- autoscaling, registered after the endpoint exists -------------------------------------
