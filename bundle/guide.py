@@ -63,6 +63,9 @@ def guide_flags(params: Params, outputs: dict) -> dict[str, Any]:
         # The address itself is a secret output: the guide says an email subscription exists, not to whom.
         "alarm_email": bool(params.alarms.email or outputs.get("alarm_email")),
         "data_capture": bool((outputs.get("data_capture") or {}).get("enabled")),
+        # bundle/retention.py: Pulumi keeps the bucket unless delete_bucket_on_destroy says otherwise.
+        "bucket_kept": bool(outputs.get("bucket")) and not params.delete_bucket_on_destroy,
+        "bucket_deleted": bool(outputs.get("bucket")) and params.delete_bucket_on_destroy,
     }
 
 

@@ -147,6 +147,7 @@ class Params:
     vpc: Vpc
     tags: dict[str, str]
     document: dict  # the validated document with every default that applies filled in: the guide's `params`
+    delete_bucket_on_destroy: bool = False  # False: Pulumi never deletes the bundle's bucket (it may hold captured data)
 
     @property
     def builds_poc_model(self) -> bool:
@@ -340,6 +341,7 @@ def validate(raw: Any, source: str = "params") -> Params:
         vpc=Vpc(*(tuple(d.get("vpc", off["vpc"])[k]) for k in ("subnet_ids", "security_group_ids"))),
         tags=dict(d["tags"]),
         document=d,
+        delete_bucket_on_destroy=d["delete_bucket_on_destroy"],
     )
 
 

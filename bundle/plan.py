@@ -48,7 +48,8 @@ class PlannedResource:
     parent: str  # logical name of the parent ("" for the stack)
     depends_on: frozenset[str]  # logical names of every resource this one waits for (inputs and depends_on)
     # Resource options the engine acts on during updates (only those set): deleteBeforeReplace,
-    # replaceOnChanges, replacementTrigger, deletedWith (a logical name), hooks ({"beforeUpdate": [names]}).
+    # replaceOnChanges, replacementTrigger, deletedWith (a logical name), hooks ({"beforeUpdate": [names]}),
+    # retainOnDelete, aliases (the former names a resource answers to).
     options: dict = field(default_factory=dict)
 
 
@@ -64,6 +65,8 @@ def update_options(request) -> dict:
         "replacementTrigger": json_format.MessageToDict(request.replacement_trigger) if request.HasField("replacement_trigger") else None,
         "deletedWith": _urn_name(request.deletedWith) if request.deletedWith else None,
         "hooks": json_format.MessageToDict(request.hooks),
+        "retainOnDelete": request.retainOnDelete,
+        "aliases": [json_format.MessageToDict(alias) for alias in request.aliases],
     }
     return {k: v for k, v in options.items() if v}
 

@@ -94,7 +94,7 @@ def test_role_reads_only_the_artifacts_prefix_and_writes_only_its_log_group(defa
 
 
 def test_bucket_hardening(default):
-    assert default.one(BUCKET).inputs["forceDestroy"] is True
+    assert default.one(BUCKET).inputs["forceDestroy"] is False, "never force-destroyed unless delete_bucket_on_destroy"
     block = default.one(HARDENING[0]).inputs
     assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
     rule = default.one(HARDENING[1]).inputs["rules"][0]["applyServerSideEncryptionByDefault"]
