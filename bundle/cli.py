@@ -45,8 +45,11 @@ def cmd_demo(args) -> int:
 def cmd_validate(args) -> int:
     from bundle.params import InvalidParams, read_params_file, validate
 
+    from bundle.aws_limits import check_stack_region
+
     try:
         params = validate(read_params_file(args.file), source=f"params in {args.file}")
+        check_stack_region(params.document, args.region, "--region", source=f"params in {args.file}")
     except InvalidParams as e:
         print(str(e), file=sys.stderr)
         return 2
@@ -59,7 +62,11 @@ def cmd_plan(args) -> int:
     from bundle.params import resolve
     from bundle.plan import evaluate, plan_document, plan_text
 
-    evaluation = evaluate(resolve(params_file=args.params), region=args.region)
+    from bundle.aws_limits import check_stack_region
+
+    params = resolve(params_file=args.params)
+    check_stack_region(params.document, args.region, "--region")
+    evaluation = evaluate(params, region=args.region)
     print(json.dumps(plan_document(evaluation), indent=2) if args.json else plan_text(evaluation))
     return 0
 
@@ -146,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("validate", help="check a params file against params.schema.json (exit 0 valid, 2 invalid)")
     p.add_argument("file", help="params JSON file")
+    p.add_argument("--region", help="also check the params against this stack region (KMS keys and topics must be in it)")
     p.set_defaults(run=cmd_validate)
 
     p = commands.add_parser("params-table", help="print the README's parameter table, generated from params.schema.json")

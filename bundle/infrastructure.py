@@ -21,7 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from bundle.capture import capture_destination, capture_key, data_capture_config, landing_prefix
-from bundle.naming import SCALABLE_DIMENSION, log_group_name, logical_name, scaling_policy_name, scaling_resource_id, split_s3_uri
+from bundle.naming import BUNDLE_TAG, SCALABLE_DIMENSION, log_group_name, logical_name, scaling_policy_name, scaling_resource_id, split_s3_uri
 from bundle.observability import create_observability
 from bundle.params import Params
 from bundle.retention import BUCKET_NAMES, MODEL_OBJECT_NAME, bucket_options
@@ -30,7 +30,6 @@ from bundle.rollout import deployment_config, endpoint_options, scaling_policy_o
 from bundle.serving_image import REPOSITORY, serving_image
 
 COMPONENT_TYPE = "sagemaker-bundle:index:Endpoint"
-BUNDLE_TAG = "sagemaker-endpoint-bundle"
 # The container finds the shipped code/inference.py through these (code inside model.tar.gz: no S3 fetch).
 MODEL_ENVIRONMENT = {
     "SAGEMAKER_PROGRAM": "inference.py",

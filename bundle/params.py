@@ -308,8 +308,19 @@ def problems_in(raw: Any, schema: dict | None = None) -> list[Problem]:
     found = [_schema_problem(e) for e in _errors(validator, document)]
     # A field already wrong on its own is not compared with others: one problem, one message.
     found += [p for p in cross_field_problems(document) if p.path not in {f.path for f in found}]
+    found += aws_limit_problems(document, found)
     unique = {(p.path, p.message): p for p in found}
     return sorted(unique.values(), key=lambda p: (p.path, p.message))
+
+
+def aws_limit_problems(document: dict, found: list[Problem]) -> list[Problem]:
+    """What AWS itself would refuse (bundle/aws_limits.py: botocore's service models): checked once the params are
+    valid on their own, except non-finite numbers, which are always named."""
+    from bundle import aws_limits
+
+    if found:
+        return [Problem(path, "must be a finite number") for path in aws_limits.non_finite_numbers(document)]
+    return [Problem(field, message) for field, message in aws_limits.problems(document)]
 
 
 def validate(raw: Any, source: str = "params") -> Params:

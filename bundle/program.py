@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 
 from bundle.artifact import build_artifact
+from bundle.aws_limits import check_stack_region
 from bundle.errors import BundleError
 from bundle.guide import guide_context, render
 from bundle.infrastructure import EndpointArgs, ModelArtifact, SageMakerEndpoint
@@ -100,6 +101,7 @@ def main() -> dict[str, Any]:
     config = pulumi.Config()
     try:
         params = resolve(config_get=config.get)
+        check_stack_region(params.document, pulumi.Config("aws").get("region"), "aws:region")
         return define_stack(params)
     except BundleError as e:
         raise pulumi.RunError(str(e)) from None  # shown to the user without a Python traceback
