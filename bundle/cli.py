@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -106,13 +107,18 @@ def cmd_smoke(args) -> int:
 
     if args.outputs:
         expected = Expected.from_outputs(read_outputs_file(args.outputs))
-    elif args.endpoint and args.region:
-        expected = Expected(endpoint_name=args.endpoint, region=args.region)
+    elif args.endpoint and (args.region or default_region()):
+        expected = Expected(endpoint_name=args.endpoint, region=args.region or default_region())
     else:
-        raise BundleError("smoke needs --outputs FILE, or --endpoint NAME and --region REGION")
+        raise BundleError("smoke needs --outputs FILE, or --endpoint NAME and a region (--region, AWS_REGION or AWS_DEFAULT_REGION)")
     report = run_smoke(expected)
     print(report.table())
     return 0 if report.ok else 1
+
+
+def default_region() -> str | None:
+    """The region the AWS CLI and boto3 would use from the environment."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
 
 
 def cmd_bench(args) -> int:
@@ -133,6 +139,17 @@ def _default_artifact_path() -> Path:
     return build_artifact().path
 
 
+def port_number(text: str) -> int:
+    """A TCP port, 0 to 65535 (0: any free one): argparse prints the message and exits 2, no traceback."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: ports are 0 to 65535 (0 picks a free one)")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bundle", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -146,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("serve", help="serve the artifact on a local SageMaker-compatible endpoint")
     p.add_argument("--artifact", type=Path, help="model.tar.gz (default: build or reuse the bundle's)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
-    p.add_argument("--port", type=int, default=8080, help="port (0 picks a free one; the URL is printed)")
+    p.add_argument("--port", type=port_number, default=8080, help="port (0 picks a free one; the URL is printed)")
     p.add_argument("--endpoint-name", help="answer the runtime API only for this endpoint name")
     p.add_argument("--access-log", action="store_true", help="log every request to stderr")
     p.set_defaults(run=cmd_serve)
@@ -176,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("smoke", help="check a deployed endpoint: config, autoscaling, the guide's examples")
     p.add_argument("--outputs", help="a JSON file of the stack's outputs (checks the exact config and autoscaling)")
     p.add_argument("--endpoint", help="endpoint name (with --region, when there are no outputs)")
-    p.add_argument("--region", help="AWS region of the endpoint")
+    p.add_argument("--region", help="AWS region of the endpoint (default AWS_REGION, then AWS_DEFAULT_REGION)")
     p.set_defaults(run=cmd_smoke)
 
     p = commands.add_parser("demo", help="the whole local path, end to end (what `make demo` runs)")
@@ -212,3 +229,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `... | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return 141

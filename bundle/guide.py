@@ -105,6 +105,7 @@ def check_template(template: str, context: dict) -> None:
     tokens = list(tokenize(template))
     _check(tokens, 0, [context], problems, rendering=True)
     if problems:
+        problems = list(dict.fromkeys(problems))  # a tag used in several places is one problem
         raise TemplateError("operator guide template has unresolved tags:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
@@ -169,6 +170,8 @@ def read_outputs_file(path: str | Path) -> dict:
         raise BundleError(f"outputs file {path} is not valid JSON: {e}") from None
     if not isinstance(document, dict):
         raise BundleError(f"outputs file {path} must hold a JSON object")
+    if isinstance(document.get("resources"), list) and isinstance(document.get("outputs"), dict):
+        document = document["outputs"]  # `python -m bundle plan --json`: its outputs are the stack's, as planned
     catalog = document.get("artifacts") or document.get("resources")
     if isinstance(catalog, dict) and "endpoint" in catalog and "endpoint" not in document:
         outputs = dict(document.get("stack") or {})
