@@ -82,3 +82,59 @@ def test_the_serverless_guide_states_its_own_payload_limit():
     realtime = evaluate(validate({})).outputs["operator_guide"]
     assert "at most 4 MB" in serverless and "A request or response body may be at most **4 MB**" in serverless
     assert "at most 6 MB" in realtime and "4 MB" not in realtime
+
+
+# --- make setup: which Python, and a word before the long install -------------------------------------------
+
+import glob  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+
+MAKE = shutil.which("make")
+
+
+def make_with(tmp_path, pythons: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """`make` where PATH holds only `pythons` (name -> target) and HOME has no pyenv."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, target in pythons.items():
+        (bin_dir / name).symlink_to(target)
+    env = {"PATH": str(bin_dir), "HOME": str(tmp_path)}
+    return subprocess.run([MAKE, "-s", "--no-print-directory", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+
+
+def real_python(version: str) -> str:
+    found = shutil.which(f"python{version}") if version == f"{sys.version_info[0]}.{sys.version_info[1]}" else None
+    candidates = [sys.executable] if version == f"{sys.version_info[0]}.{sys.version_info[1]}" else []
+    candidates += glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}*/bin/python{version}")) + [f"/usr/bin/python{version}"]
+    for path in [c for c in candidates if c] + ([found] if found else []):
+        if os.path.exists(path) and subprocess.run([path, "-c", "import venv, ensurepip"], capture_output=True).returncode == 0:
+            return path
+    pytest.skip(f"no Python {version} with venv on this machine")
+
+
+@pytest.mark.skipif(MAKE is None, reason="make is not installed")
+def test_make_prefers_python_3_10_and_says_which(tmp_path):
+    result = make_with(tmp_path, {"python3.11": real_python("3.11"), "python3.10": real_python("3.10")}, "which-python")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("Using python3.10 (Python 3.10.")
+
+
+@pytest.mark.skipif(MAKE is None, reason="make is not installed")
+def test_make_says_what_to_install_when_no_supported_python_is_there(tmp_path):
+    fake = tmp_path / "python3.13"
+    fake.write_text("#!/bin/sh\nexit 1\n")  # a python3 that is not 3.10-3.12 (Debian 13's is 3.13)
+    fake.chmod(0o755)
+    result = make_with(tmp_path, {"python3": str(fake)}, "which-python")
+    assert result.returncode != 0
+    assert "No Python 3.10, 3.11 or 3.12 with venv found" in result.stdout
+    assert "pyenv install 3.10" in result.stdout and "make setup PYTHON=" in result.stdout
+
+
+@pytest.mark.skipif(MAKE is None, reason="make is not installed")
+def test_make_setup_announces_the_long_install_before_it(tmp_path):
+    result = subprocess.run([MAKE, "-n", "--no-print-directory", "setup", f"VENV={tmp_path}/venv", f"IMAGE_VENV={tmp_path}/image"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    lines = result.stdout.splitlines()
+    announce = next(i for i, line in enumerate(lines) if "Installing the pinned libraries" in line)
+    install = next(i for i, line in enumerate(lines) if "pip install" in line and "requirements.txt" in line)
+    assert announce < install
