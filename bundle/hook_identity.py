@@ -12,7 +12,7 @@ with the endpoint ARN's, and refuses on a mismatch.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import boto3
@@ -35,9 +35,9 @@ class IdentityMismatch(BundleError):
 class ProviderSettings:
     region: str | None = None
     profile: str | None = None
-    access_key: str | None = None
-    secret_key: str | None = None
-    token: str | None = None
+    access_key: str | None = field(default=None, repr=False)  # never printed: a test failure or a log could show it
+    secret_key: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
     assume_roles: tuple[dict, ...] = ()
     unfollowed: tuple[str, ...] = ()
 
