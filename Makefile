@@ -4,7 +4,15 @@ SHELL := /bin/bash
 # This machine's pip config names local index folders that may not exist; its warnings are noise.
 # Old sdists in the image's lock (sagemaker-containers, psutil, ...) build with setup.py: pip's deprecation notes too.
 QUIET_PIP := 2>&1 | { grep -v -e "^WARNING: Location '.*' is ignored" -e "^  DEPRECATION: .* legacy 'setup.py install'" || true; }
-PYTHON ?= python3
+# The Python for .venv: the first of python3.10 (the serving image's), python3.11, python3.12 (on PATH, then
+# pyenv's), then python3 if it is one of those, that has venv and ensurepip. `make setup PYTHON=...` overrides.
+SUPPORTED_PYTHON := import sys, venv, ensurepip; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))
+PYTHON_CANDIDATES := python3.10 $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10) \
+	python3.11 $(wildcard $(HOME)/.pyenv/versions/3.11*/bin/python3.11) \
+	python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) python3
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c '$(SUPPORTED_PYTHON)' >/dev/null 2>&1 && echo $(p))))
+endif
 VENV := .venv
 PY := $(VENV)/bin/python
 # The artifact is proven in a second environment with only the serving image's libraries,
@@ -13,13 +21,24 @@ IMAGE_PYTHON ?= $(firstword $(shell for p in python3.10 $(wildcard $(HOME)/.pyen
 	$$p -c 'import venv' >/dev/null 2>&1 && echo $$p; done) $(PYTHON))
 IMAGE_VENV := .venv-image
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench clean which-python
 
 setup: $(VENV)/.installed $(IMAGE_VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
-	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { echo "python3 needs venv: apt-get install python3-venv"; exit 1; }
+# Says which Python .venv is built with, or what to install when there is none.
+which-python:
+	@if [ -z "$(PYTHON)" ] || ! $(PYTHON) -c '$(SUPPORTED_PYTHON)' >/dev/null 2>&1; then \
+		echo "No Python 3.10, 3.11 or 3.12 with venv found$(if $(PYTHON), ($(PYTHON) is not one of them or lacks venv),)."; \
+		echo "The bundle needs one (the serving image runs 3.10; the pinned libraries do not support 3.13, Debian 13's python3)."; \
+		echo "Install one, e.g.: apt-get install python3.11 python3.11-venv (Debian 12, Ubuntu 22.04/24.04 ship 3.10-3.12),"; \
+		echo "or pyenv install 3.10, or uv python install 3.10; then run make setup again (or make setup PYTHON=/path/to/python3.10)."; \
+		exit 1; \
+	fi
+	@echo "Using $(PYTHON) (Python $$($(PYTHON) -c 'import platform; print(platform.python_version())')) for $(VENV)"
+
+$(VENV)/.installed: requirements.txt | which-python
 	$(PYTHON) -m venv $(VENV)
+	@echo "Installing the pinned libraries (pulumi, pulumi-aws, scikit-learn, moto, ...) into $(VENV): a few minutes on a first run"
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt $(QUIET_PIP)
 	touch $@
 
@@ -31,8 +50,8 @@ $(VENV)/.installed: requirements.txt
 IMAGE_MAPPING = $(IMAGE_VENV)/lib/python*/site-packages/sagemaker_containers/_mapping.py
 
 $(IMAGE_VENV)/.installed: requirements-image.txt
-	@echo "Setting up $(IMAGE_VENV) (the serving image's libraries) with $(IMAGE_PYTHON); the first run takes about a minute"
 	$(IMAGE_PYTHON) -m venv $(IMAGE_VENV)
+	@echo "Installing the serving image's libraries into $(IMAGE_VENV) with $(IMAGE_PYTHON): a few minutes on a first run"
 	$(IMAGE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-image.txt $(QUIET_PIP)
 	sed -i -e 's/^import collections$$/import collections.abc/' -e 's/collections\.Mapping\b/collections.abc.Mapping/' $(IMAGE_MAPPING)
 	$(IMAGE_VENV)/bin/python -c 'import sagemaker_containers.beta.framework, sagemaker_inference, mms'

@@ -148,8 +148,13 @@ def build_artifact(
         _build_into(entry, image, versions, hyperparameters, key)
     artifact = _load(entry, cached)
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(artifact.path, out_dir / ARTIFACT_NAME)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise BundleError(f"--out {out_dir} is a file, not a directory: give a directory to copy {ARTIFACT_NAME} into")
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(artifact.path, out_dir / ARTIFACT_NAME)
+        except OSError as e:
+            raise BundleError(f"cannot copy {ARTIFACT_NAME} into {out_dir}: {e.strerror}") from None
         artifact = Artifact(out_dir / ARTIFACT_NAME, artifact.sha256, artifact.size_bytes, artifact.manifest, cached)
     return artifact
 

@@ -48,8 +48,11 @@ def cmd_demo(args) -> int:
 def cmd_validate(args) -> int:
     from bundle.params import InvalidParams, read_params_file, validate
 
+    from bundle.aws_limits import check_stack_region
+
     try:
         params = validate(read_params_file(args.file), source=f"params in {args.file}")
+        check_stack_region(params.document, args.region, "--region", source=f"params in {args.file}")
     except InvalidParams as e:
         print(str(e), file=sys.stderr)
         return 2
@@ -63,6 +66,9 @@ def cmd_plan(args) -> int:
     from bundle.plan import evaluate, plan_document, plan_text
 
     inputs = resolve_inputs(params_file=args.params, connections=args.connections, metadata=args.metadata)
+    from bundle.aws_limits import check_stack_region
+
+    check_stack_region(inputs.params.document, args.region, "--region")
     evaluation = evaluate(inputs.params, region=args.region, connections=inputs.connections)
     print(json.dumps(plan_document(evaluation), indent=2) if args.json else plan_text(evaluation))
     return 0
@@ -137,13 +143,18 @@ def cmd_smoke(args) -> int:
 
     if args.outputs:
         expected = Expected.from_outputs(read_outputs_file(args.outputs))
-    elif args.endpoint and args.region:
-        expected = Expected(endpoint_name=args.endpoint, region=args.region)
+    elif args.endpoint and (args.region or default_region()):
+        expected = Expected(endpoint_name=args.endpoint, region=args.region or default_region())
     else:
-        raise BundleError("smoke needs --outputs FILE, or --endpoint NAME and --region REGION")
+        raise BundleError("smoke needs --outputs FILE, or --endpoint NAME and a region (--region, AWS_REGION or AWS_DEFAULT_REGION)")
     report = run_smoke(expected)
     print(report.table())
     return 0 if report.ok else 1
+
+
+def default_region() -> str | None:
+    """The region the AWS CLI and boto3 would use from the environment."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
 
 
 def cmd_bench(args) -> int:
@@ -164,13 +175,14 @@ def _default_artifact_path() -> Path:
     return build_artifact().path
 
 
-def _port(text: str) -> int:
+def port_number(text: str) -> int:
+    """A TCP port, 0 to 65535 (0: any free one): argparse prints the message and exits 2, no traceback."""
     try:
         port = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
     if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (0 to 65535)")
+        raise argparse.ArgumentTypeError(f"{port} is not a port: ports are 0 to 65535 (0 picks a free one)")
     return port
 
 
@@ -202,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("serve", help="serve the artifact on a local SageMaker-compatible endpoint")
     p.add_argument("--artifact", type=Path, help="model.tar.gz (default: build or reuse the bundle's)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
-    p.add_argument("--port", type=_port, default=8080, help="port (0 picks a free one; the URL is printed)")
+    p.add_argument("--port", type=port_number, default=8080, help="port (0 picks a free one; the URL is printed)")
     p.add_argument("--endpoint-name", help="answer the runtime API only for this endpoint name")
     p.add_argument("--access-log", action="store_true", help="log every request and the worker's log to stderr")
     p.add_argument(
@@ -213,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("validate", help="check a params file against params.schema.json (exit 0 valid, 2 invalid)")
     p.add_argument("file", help="params JSON file")
+    p.add_argument("--region", help="also check the params against this stack region (KMS keys and topics must be in it)")
     p.set_defaults(run=cmd_validate)
 
     p = commands.add_parser("params-table", help="print the README's parameter table, generated from params.schema.json")
@@ -253,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("smoke", help="check a deployed endpoint: config, autoscaling, the guide's examples")
     p.add_argument("--outputs", help="a JSON file of the stack's outputs (checks the exact config and autoscaling)")
     p.add_argument("--endpoint", help="endpoint name (with --region, when there are no outputs)")
-    p.add_argument("--region", help="AWS region of the endpoint")
+    p.add_argument("--region", help="AWS region of the endpoint (default AWS_REGION, then AWS_DEFAULT_REGION)")
     p.add_argument("--connections", help="act as the aws_authentication role of this connections file (default $BUNDLE_CONNECTIONS_FILE)")
     p.set_defaults(run=cmd_smoke)
 
@@ -292,3 +305,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `... | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return 141

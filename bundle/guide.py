@@ -60,7 +60,12 @@ def guide_flags(params: Params, outputs: dict) -> dict[str, Any]:
         "linear": strategy == "LINEAR",
         "auto_rollback": bool(deployment.get("auto_rollback")),
         "alarm_topic": bool(outputs.get("alarm_topic_arn")),
+        # The address itself is a secret output: the guide says an email subscription exists, not to whom.
+        "alarm_email": bool(params.alarms.email or outputs.get("alarm_email")),
         "data_capture": bool((outputs.get("data_capture") or {}).get("enabled")),
+        # bundle/retention.py: Pulumi keeps the bucket unless delete_bucket_on_destroy says otherwise.
+        "bucket_kept": bool(outputs.get("bucket")) and not params.delete_bucket_on_destroy,
+        "bucket_deleted": bool(outputs.get("bucket")) and params.delete_bucket_on_destroy,
     }
 
 
@@ -100,6 +105,7 @@ def check_template(template: str, context: dict) -> None:
     tokens = list(tokenize(template))
     _check(tokens, 0, [context], problems, rendering=True)
     if problems:
+        problems = list(dict.fromkeys(problems))  # a tag used in several places is one problem
         raise TemplateError("operator guide template has unresolved tags:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
@@ -164,6 +170,8 @@ def read_outputs_file(path: str | Path) -> dict:
         raise BundleError(f"outputs file {path} is not valid JSON: {e}") from None
     if not isinstance(document, dict):
         raise BundleError(f"outputs file {path} must hold a JSON object")
+    if isinstance(document.get("resources"), list) and isinstance(document.get("outputs"), dict):
+        document = document["outputs"]  # `python -m bundle plan --json`: its outputs are the stack's, as planned
     catalog = document.get("artifacts") or document.get("resources")
     if isinstance(catalog, dict) and "endpoint" in catalog and "endpoint" not in document:
         outputs = dict(document.get("stack") or {})

@@ -21,14 +21,15 @@ import pulumi
 import pulumi_aws as aws
 
 from bundle.capture import capture_destination, capture_key, data_capture_config, landing_prefix
-from bundle.naming import MODEL_ENVIRONMENT, SAGEMAKER_TRUST_POLICY, SCALABLE_DIMENSION, SCALING_METRIC, log_group_name, logical_name, scaling_policy_name, scaling_resource_id, split_s3_uri
+from bundle.naming import BUNDLE_TAG, MODEL_ENVIRONMENT, SAGEMAKER_TRUST_POLICY, SCALABLE_DIMENSION, SCALING_METRIC, log_group_name, logical_name, scaling_policy_name, scaling_resource_id, split_s3_uri
 from bundle.observability import create_observability
 from bundle.params import Params
+from bundle.retention import BUCKET_NAMES, MODEL_OBJECT_NAME, bucket_options
+from bundle.hook_identity import ProviderSettings
 from bundle.rollout import deployment_config, endpoint_options, scaling_policy_options, scaling_target_options
 from bundle.serving_image import REPOSITORY, serving_image
 
 COMPONENT_TYPE = "sagemaker-bundle:index:Endpoint"
-BUNDLE_TAG = "sagemaker-endpoint-bundle"
 
 
 @dataclass(frozen=True)
@@ -76,13 +77,17 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         # --- where the model comes from -----------------------------------------------------------
         if args.artifact is not None:
             obj = aws.s3.BucketObjectv2(
-                logical_name(p.endpoint_name, "model-artifact"),
+                # A stable name: under a per-endpoint name, a rename would create the new object, then delete the old
+                # one at the same key (hiding the new one behind a delete marker).
+                MODEL_OBJECT_NAME,
                 bucket=bucket.id,
                 key=args.artifact.key,
                 source=pulumi.FileAsset(str(args.artifact.path)),
                 content_type="application/gzip",
                 tags=tags,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=hardening),
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=hardening, aliases=[pulumi.Alias(name=logical_name(p.endpoint_name, "model-artifact"))]
+                ),
             )
             model_data_url = pulumi.Output.concat("s3://", obj.bucket, "/", obj.key)
             readable = pulumi.Output.concat("arn:", partition, ":s3:::", bucket.bucket, f"/models/{args.artifact.sha256}/*")
@@ -149,7 +154,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             endpoint_config_name=config.name,
             deployment_config=deployment_config(p.deployment, self.observability.names.all()),
             tags=tags,
-            opts=endpoint_options(p, self, self.observability.alarms, profile=pulumi.Config("aws").get("profile")),
+            opts=endpoint_options(p, self, self.observability.alarms, ProviderSettings.from_config(pulumi.Config("aws").get)),
         )
 
         # --- autoscaling, registered after the endpoint exists -------------------------------------
@@ -193,22 +198,21 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         self.register_outputs({"endpoint_name": endpoint.name, "endpoint_arn": endpoint.arn})
 
     def _artifact_bucket(self, p: Params, tags: dict, child: pulumi.ResourceOptions) -> tuple[aws.s3.Bucket, list]:
-        """Private, encrypted, versioned, TLS-only; force_destroy so `pulumi destroy` can remove it.
-
-        The logical name stays "artifacts" although captured data lands here too: renaming would replace the bucket.
-        """
-        bucket = aws.s3.Bucket(logical_name(p.endpoint_name, "artifacts", lower=True), force_destroy=True, tags=tags, opts=child)
+        """Private, encrypted, versioned, TLS-only, and never deleted by Pulumi unless the params say so
+        (bundle/retention.py): it may hold captured data."""
+        keep = bucket_options(p, self, "artifacts", lower=True)
+        bucket = aws.s3.Bucket(BUCKET_NAMES["artifacts"], force_destroy=p.delete_bucket_on_destroy, tags=tags, opts=keep)
         block = aws.s3.BucketPublicAccessBlock(
-            logical_name(p.endpoint_name, "artifacts-public-access"),
+            BUCKET_NAMES["artifacts-public-access"],
             bucket=bucket.id,
             block_public_acls=True,
             block_public_policy=True,
             ignore_public_acls=True,
             restrict_public_buckets=True,
-            opts=child,
+            opts=bucket_options(p, self, "artifacts-public-access"),
         )
         encryption = aws.s3.BucketServerSideEncryptionConfiguration(
-            logical_name(p.endpoint_name, "artifacts-encryption"),
+            BUCKET_NAMES["artifacts-encryption"],
             bucket=bucket.id,
             rules=[
                 aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
@@ -219,20 +223,20 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                     bucket_key_enabled=bool(p.kms_key_arn),
                 )
             ],
-            opts=child,
+            opts=bucket_options(p, self, "artifacts-encryption"),
         )
         versioning = aws.s3.BucketVersioning(
-            logical_name(p.endpoint_name, "artifacts-versioning"),
+            BUCKET_NAMES["artifacts-versioning"],
             bucket=bucket.id,
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=child,
+            opts=bucket_options(p, self, "artifacts-versioning"),
         )
         policy = aws.s3.BucketPolicy(
-            logical_name(p.endpoint_name, "artifacts-tls-only"),
+            BUCKET_NAMES["artifacts-tls-only"],
             bucket=bucket.id,
             policy=bucket.arn.apply(lambda arn: json.dumps(tls_only_policy(arn), sort_keys=True)),
             # S3 refuses a bucket policy while the public-access block is still being applied.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[block]),
+            opts=pulumi.ResourceOptions.merge(bucket_options(p, self, "artifacts-tls-only"), pulumi.ResourceOptions(depends_on=[block])),
         )
         # The artifact is uploaded only into a bucket that is already hardened.
         return bucket, [block, encryption, versioning, policy]
@@ -317,23 +321,43 @@ def execution_policy(
                 {"Sid": "EncryptDataCapture", "Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"], "Resource": [capture_key(p)]}
             )
     if p.vpc.enabled:
-        # SageMaker attaches ENIs in the given subnets; the EC2 describe/ENI calls take no narrower resource.
-        statements.append(
-            {
-                "Sid": "AttachToVpc",
-                "Effect": "Allow",
-                "Action": [
-                    "ec2:CreateNetworkInterface",
-                    "ec2:CreateNetworkInterfacePermission",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DeleteNetworkInterfacePermission",
-                    "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeSecurityGroups",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeVpcs",
-                ],
-                "Resource": ["*"],
-            }
-        )
+        statements += vpc_statements(p, region, account, partition)
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def vpc_statements(p: Params, region: str, account: str, partition: str) -> list[dict]:
+    """SageMaker attaches ENIs in the given subnets with the given security groups: the ENI actions are scoped to
+    them wherever AWS's service authorization reference lists a resource type for the action; Describe* (and
+    DeleteNetworkInterfacePermission, which lists none) take no narrower resource than "*"."""
+    ec2 = f"arn:{partition}:ec2:{region}:{account}"
+    subnets = [f"{ec2}:subnet/{s}" for s in p.vpc.subnet_ids]
+    groups = [f"{ec2}:security-group/{g}" for g in p.vpc.security_group_ids]
+    in_subnets = {"ArnEquals": {"ec2:Subnet": subnets}}
+    return [
+        {
+            "Sid": "CreateEnisInTheSubnets",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateNetworkInterface"],
+            "Resource": [f"{ec2}:network-interface/*", *subnets, *groups],
+        },
+        {
+            "Sid": "ManageEnisInTheSubnets",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface"],
+            "Resource": [f"{ec2}:network-interface/*"],
+            "Condition": in_subnets,
+        },
+        {
+            "Sid": "DescribeVpc",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:DeleteNetworkInterfacePermission",
+                "ec2:DescribeDhcpOptions",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeVpcs",
+            ],
+            "Resource": ["*"],
+        },
+    ]

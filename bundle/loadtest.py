@@ -19,6 +19,8 @@ deploy, from a machine close to it (same region), with enough client capacity to
 """
 from __future__ import annotations
 
+import functools
+import ipaddress
 import json
 import math
 import os
@@ -30,6 +32,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import botocore.exceptions
+import botocore.regions
+import botocore.session
 import numpy as np
 
 from bundle import aws
@@ -40,9 +44,11 @@ PERCENTILE = 99
 MIN_SAMPLES = 20  # fewer answers than this make a p99 meaningless
 MAX_CONCURRENCY = 256
 MAX_STEP_SECONDS = 600.0
-# Any endpoint URL override must be this machine or AWS itself: the tool never loads anyone else's host.
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
-AWS_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+MAX_STEPS = 12
+MAX_TOTAL_SECONDS = 3600.0  # every step's duration together: the load test ends within the hour
+# The target must be this machine (an IP literal: a DNS name could point anywhere) or SageMaker's own runtime host.
+LOOPBACK_NETWORKS = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+RUNTIME_ENDPOINT_PREFIX = "runtime.sagemaker"  # the service's endpoint prefix in botocore's endpoint data
 
 
 @dataclass(frozen=True)
@@ -102,17 +108,50 @@ def validate(config: LoadTestConfig) -> None:
         raise BundleError(f"--latency-goal-ms must be positive; got {config.latency_goal_ms}")
     if config.instance_count < 1:
         raise BundleError(f"--instance-count must be at least 1; got {config.instance_count}")
-    check_target(config.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME") or os.environ.get("AWS_ENDPOINT_URL"))
+    if len(config.ramp) > MAX_STEPS:
+        raise BundleError(f"--ramp has {len(config.ramp)} steps; at most {MAX_STEPS}")
+    total = len(config.ramp) * config.duration_per_step_s
+    if total > MAX_TOTAL_SECONDS:
+        raise BundleError(
+            f"the ramp would run {total:g} s ({len(config.ramp)} steps x {config.duration_per_step_s:g} s); "
+            f"at most {MAX_TOTAL_SECONDS:g} s: fewer steps or a shorter --duration-per-step"
+        )
+    if config.endpoint_url:
+        check_target(config.endpoint_url)
 
 
-def check_target(url: str | None) -> None:
-    """No override: AWS's own regional endpoint. An override: loopback (the local endpoint) or an AWS host."""
-    if url is None:
-        return
+@functools.lru_cache(maxsize=1)
+def sagemaker_runtime_hosts() -> frozenset[str]:
+    """SageMaker's runtime host names (standard and FIPS) in every region of every partition botocore knows."""
+    session = botocore.session.get_session()
+    resolver = botocore.regions.EndpointResolver(session.get_component("data_loader").load_data("endpoints"))
+    hosts = set()
+    for partition in session.get_available_partitions():
+        for region in session.get_available_regions("sagemaker-runtime", partition):
+            for fips in (False, True):
+                endpoint = resolver.construct_endpoint(RUNTIME_ENDPOINT_PREFIX, region, use_fips_endpoint=fips)
+                if endpoint and endpoint.get("hostname"):
+                    hosts.add(endpoint["hostname"].lower())
+    return frozenset(hosts)
+
+
+def is_loopback_literal(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a name, even "127.x.example.com" or "localhost": it resolves wherever DNS says
+    return any(address in network for network in LOOPBACK_NETWORKS)
+
+
+def check_target(url: str) -> None:
+    """Loopback IP literals (the local endpoint) or SageMaker's runtime host for a region; nothing else."""
     host = (urlparse(url).hostname or "").lower()
-    if host in LOOPBACK_HOSTS or host.startswith("127.") or host.endswith(AWS_DOMAINS):
+    if is_loopback_literal(host) or host in sagemaker_runtime_hosts():
         return
-    raise BundleError(f"endpoint URL {url!r} is neither loopback nor AWS; the load test only targets those")
+    raise BundleError(
+        f"endpoint URL {url!r} is not allowed: the load test targets only a loopback IP address (127.0.0.0/8 or ::1) "
+        "or SageMaker's runtime host of a region (runtime.sagemaker.<region>.<AWS domain>)"
+    )
 
 
 def run_loadtest(config: LoadTestConfig, progress=lambda step: None) -> LoadTestResult:
@@ -121,6 +160,9 @@ def run_loadtest(config: LoadTestConfig, progress=lambda step: None) -> LoadTest
         aws.client("sagemaker-runtime", config.region, endpoint_url=config.endpoint_url, max_attempts=1, timeout=config.request_timeout_s)
         for _ in range(max(config.ramp))
     ]  # created here, not in the workers: boto3's default session is not thread-safe
+    # What the client really calls: environment variables or the shared config's endpoint_url may have set it.
+    for url in {c.meta.endpoint_url for c in clients}:
+        check_target(url)
     warm_up(clients[0], config)
     steps = []
     for concurrency in config.ramp:

@@ -1,6 +1,8 @@
 """Names derived from the endpoint's name: logical names that keep physical names within AWS limits, and AWS ids."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 # Physical names are <logical name>-<7 random chars>; SageMaker and IAM allow 63/64, S3 63 (lowercase).
 AUTONAME_SUFFIX = 8
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
@@ -15,6 +17,7 @@ SAGEMAKER_TRUST_POLICY = {
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
 SCALING_METRIC = "SageMakerVariantInvocationsPerInstance"
+BUNDLE_TAG = "sagemaker-endpoint-bundle"  # the value of the `bundle` tag on every resource
 
 
 def logical_name(endpoint_name: str, suffix: str, limit: int = 63, lower: bool = False) -> str:
@@ -40,3 +43,24 @@ def scaling_policy_name(endpoint_name: str) -> str:
 def split_s3_uri(uri: str) -> tuple[str, str]:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     return bucket, key
+
+
+@dataclass(frozen=True)
+class AlarmNames:
+    invocation_5xx: str
+    model_latency: str
+
+    def all(self) -> list[str]:
+        return [self.invocation_5xx, self.model_latency]
+
+
+def alarm_names(endpoint_name: str) -> AlarmNames:
+    return AlarmNames(f"{endpoint_name}-invocation-5xx", f"{endpoint_name}-model-latency")
+
+
+def dashboard_name(endpoint_name: str) -> str:
+    return f"sagemaker-endpoint-{endpoint_name}"
+
+
+def alarm_topic_name(endpoint_name: str) -> str:
+    return f"{endpoint_name}-alarms"

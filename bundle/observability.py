@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from bundle.naming import logical_name
+from bundle.naming import AlarmNames, alarm_names, alarm_topic_name, dashboard_name, logical_name  # noqa: F401 (re-exported)
 from bundle.params import Params
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"  # invocation metrics
@@ -19,27 +19,6 @@ ENDPOINT_NAMESPACE = "/aws/sagemaker/Endpoints"  # instance (utilization) metric
 MICROSECONDS_PER_MS = 1000  # ModelLatency and OverheadLatency are published in microseconds
 # The console's host per partition; aws-cn and aws-us-gov have their own.
 CONSOLE_HOSTS = {"aws": "{region}.console.aws.amazon.com", "aws-cn": "console.amazonaws.cn", "aws-us-gov": "console.amazonaws-us-gov.com"}
-
-
-@dataclass(frozen=True)
-class AlarmNames:
-    invocation_5xx: str
-    model_latency: str
-
-    def all(self) -> list[str]:
-        return [self.invocation_5xx, self.model_latency]
-
-
-def alarm_names(endpoint_name: str) -> AlarmNames:
-    return AlarmNames(f"{endpoint_name}-invocation-5xx", f"{endpoint_name}-model-latency")
-
-
-def dashboard_name(endpoint_name: str) -> str:
-    return f"sagemaker-endpoint-{endpoint_name}"
-
-
-def alarm_topic_name(endpoint_name: str) -> str:
-    return f"{endpoint_name}-alarms"
 
 
 def dashboard_url(partition: str, region: str, name: str) -> str:

@@ -13,6 +13,7 @@ than silently merged.
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import os
 from dataclasses import dataclass
@@ -147,6 +148,7 @@ class Params:
     vpc: Vpc
     tags: dict[str, str]
     document: dict  # the validated document with every default that applies filled in: the guide's `params`
+    delete_bucket_on_destroy: bool = False  # False: Pulumi never deletes the bundle's bucket (it may hold captured data)
 
     @property
     def builds_poc_model(self) -> bool:
@@ -196,19 +198,57 @@ def _path(parts) -> str:
     return ".".join(str(p) for p in parts) or "(root)"
 
 
+JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number", type(None): "null"}
+
+
+def as_json(value: Any) -> str:
+    """A value as the user wrote it in JSON (true, null, "text"), not as Python prints it (True, None, 'text')."""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def json_type(value: Any) -> str:
+    return JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _unknown_keys(unknown: list[str], known: list[str]) -> str:
+    """`unknown parameter "x" (did you mean "y"?)`: the nearest known key, by difflib's similarity."""
+    parts = []
+    for key in unknown:
+        near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        parts.append(as_json(key) + (f" (did you mean {as_json(near[0])}?)" if near else ""))
+    return f"unknown parameter {', '.join(parts)}"
+
+
 def _schema_problem(error: jsonschema.ValidationError) -> Problem:
     """jsonschema's message, unless the schema states the rule in words (`x-rule`) or the choices are consts."""
     rule = error.schema.get("x-rule") if isinstance(error.schema, dict) else None
     if error.validator == "additionalProperties":
-        unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        rule = f"unknown parameter {', '.join(repr(u) for u in unknown)}"
+        known = list(error.schema.get("properties", {}))
+        rule = _unknown_keys(sorted(set(error.instance) - set(known)), known)
     elif error.validator in ("oneOf", "anyOf") and not rule:
         choices = [s.get("const") for s in error.validator_value if isinstance(s, dict) and "const" in s]
         if len(choices) == len(error.validator_value):
-            rule = f"must be one of {choices}"
+            rule = f"must be one of {as_json(choices)}"
     if rule and not isinstance(error.instance, (dict, list)) and error.validator != "additionalProperties":
-        rule = f"{rule} (got {error.instance!r})"
-    return Problem(_path(error.absolute_path), rule or error.message)
+        rule = f"{rule} (got {as_json(error.instance)})"
+    if not rule:
+        rule = error.message
+        if error.validator == "type":  # jsonschema prints the instance the Python way: True, None, {'a': 1}
+            value = error.instance
+            rule = f"must be {_json_words(error.validator_value)}, got {as_json(value)}"
+            if value is not None and not isinstance(value, bool):
+                rule += f" ({_json_words(json_type(value))})"
+        elif not isinstance(error.instance, (dict, list)) and rule.startswith(repr(error.instance)):
+            rule = as_json(error.instance) + rule[len(repr(error.instance)) :]
+    return Problem(_path(error.absolute_path), rule)
+
+
+def _json_words(types: Any) -> str:
+    names = [types] if isinstance(types, str) else list(types)
+    return " or ".join(("an " if n[0] in "aeiou" else "a ") + n for n in names)
 
 
 def _errors(validator: jsonschema.protocols.Validator, document: dict):
@@ -301,14 +341,29 @@ def _rollout_problems(document: dict) -> list[Problem]:
 def problems_in(raw: Any, schema: dict | None = None) -> list[Problem]:
     schema = schema or load_schema()
     if not isinstance(raw, dict):
-        return [Problem("(root)", f"params must be a JSON object, got {type(raw).__name__}")]
+        return [Problem("(root)", f"params must be a JSON object, got a JSON {json_type(raw)}")]
     document = document_with_defaults(schema, raw)
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
     found = [_schema_problem(e) for e in _errors(validator, document)]
+    if document.get("deployment_mode") not in (REALTIME, SERVERLESS):
+        # An unknown mode is the one problem: which keys belong to which mode cannot be judged without it.
+        moded = {k for k, sub in schema["properties"].items() if MODES_KEY in sub} | {SERVERLESS}
+        found = [p for p in found if p.path.split(".")[0] not in moded]
     # A field already wrong on its own is not compared with others: one problem, one message.
     found += [p for p in cross_field_problems(document) if p.path not in {f.path for f in found}]
+    found += aws_limit_problems(document, found)
     unique = {(p.path, p.message): p for p in found}
     return sorted(unique.values(), key=lambda p: (p.path, p.message))
+
+
+def aws_limit_problems(document: dict, found: list[Problem]) -> list[Problem]:
+    """What AWS itself would refuse (bundle/aws_limits.py: botocore's service models): checked once the params are
+    valid on their own, except non-finite numbers, which are always named."""
+    from bundle import aws_limits
+
+    if found:
+        return [Problem(path, "must be a finite number") for path in aws_limits.non_finite_numbers(document)]
+    return [Problem(field, message) for field, message in aws_limits.problems(document)]
 
 
 def validate(raw: Any, source: str = "params") -> Params:
@@ -340,6 +395,7 @@ def validate(raw: Any, source: str = "params") -> Params:
         vpc=Vpc(*(tuple(d.get("vpc", off["vpc"])[k]) for k in ("subnet_ids", "security_group_ids"))),
         tags=dict(d["tags"]),
         document=d,
+        delete_bucket_on_destroy=d["delete_bucket_on_destroy"],
     )
 
 
@@ -352,9 +408,25 @@ def read_params_file(path: str | Path) -> dict:
     except OSError as e:
         raise BundleError(f"cannot read params file {path}: {e.strerror}") from None
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_refuse_duplicate_keys, parse_constant=_refuse_constant)
     except json.JSONDecodeError as e:
         raise BundleError(f"params file {path} is not valid JSON: {e}") from None
+    except ValueError as e:
+        raise BundleError(f"params file {path}: {e}") from None
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """JSON parsers keep the last of two equal keys without a word: one of the two values would be silently lost."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"the key {as_json(key)} appears twice in one object; keep one")
+        seen[key] = value
+    return seen
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number; AWS takes finite numbers only")
 
 
 def params_file_from_env() -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ STACK = "plan"
 ACCOUNT = "123456789012"
 ECR_REGISTRY = "000000000000"  # the provider resolves the real one per region from its own table
 KNOWN_AFTER_APPLY = "(known after apply)"
+SECRET = "[secret]"  # what `pulumi stack output` prints for a secret
 # Resources whose physical name Pulumi generates from the logical name (and the input that holds it).
 AUTONAMED = {
     "aws:s3/bucket:Bucket": "bucket",
@@ -49,7 +51,8 @@ class PlannedResource:
     parent: str  # logical name of the parent ("" for the stack)
     depends_on: frozenset[str]  # logical names of every resource this one waits for (inputs and depends_on)
     # Resource options the engine acts on during updates (only those set): deleteBeforeReplace,
-    # replaceOnChanges, replacementTrigger, deletedWith (a logical name), hooks ({"beforeUpdate": [names]}).
+    # replaceOnChanges, replacementTrigger, deletedWith (a logical name), hooks ({"beforeUpdate": [names]}),
+    # retainOnDelete, aliases (the former names a resource answers to).
     options: dict = field(default_factory=dict)
     provider: str = ""  # logical name of an explicit provider ("" for the default provider)
 
@@ -71,6 +74,8 @@ def update_options(request) -> dict:
         "replacementTrigger": json_format.MessageToDict(request.replacement_trigger) if request.HasField("replacement_trigger") else None,
         "deletedWith": _urn_name(request.deletedWith) if request.deletedWith else None,
         "hooks": json_format.MessageToDict(request.hooks),
+        "retainOnDelete": request.retainOnDelete,
+        "aliases": [json_format.MessageToDict(alias) for alias in request.aliases],
     }
     return {k: v for k, v in options.items() if v}
 
@@ -149,6 +154,7 @@ class Evaluation:
     outputs: dict
     invented: dict[str, str]
     invoke_providers: list[tuple[str, str]] = field(default_factory=list)
+    secret_outputs: frozenset[str] = frozenset()  # top-level outputs Pulumi holds as secrets
 
     def of_type(self, token: str) -> list[PlannedResource]:
         return [r for r in self.resources if r.type == token]
@@ -176,10 +182,12 @@ def evaluate(
     SETTINGS.rpc_manager.clear()
     SETTINGS.outputs.clear()
     resolved: dict = {}
+    secrets: set[str] = set()
 
     def program():
         outputs = define_stack(params, connections) if params is not None else main()
         resolved.update(_sync_await(pulumi.Output.from_input(outputs).future()))
+        secrets.update(k for k, v in outputs.items() if isinstance(v, pulumi.Output) and _sync_await(v.is_secret()))
 
     _sync_await(run_pulumi_func(program))
     resources = [
@@ -195,17 +203,27 @@ def evaluate(
 
     by_name = {r.name: r for r in resources}
     resources.sort(key=lambda r: (level(r), r.name))
-    return Evaluation(resources, list(mocks.invokes), resolved, dict(mocks.invented), list(mocks.invoke_providers))
+    return Evaluation(resources, list(mocks.invokes), resolved, dict(mocks.invented), list(mocks.invoke_providers), frozenset(secrets))
 
 
 # --- printing --------------------------------------------------------------------------------------
 
 
+# An invented value is replaced only where it stands whole: the string itself, or a field of an ARN, URI or
+# host name (between ':', '/', '.' or the string's ends). Digits inside a name (an endpoint called
+# "team-123456789012") are the user's, never the mock's.
+_FIELD_EDGE = r"(?:^|(?<=[:/.]))"
+_FIELD_END = r"(?=$|[:/.])"
+
+
 def _mask(value: Any, invented: dict[str, str]) -> Any:
     if isinstance(value, str):
-        for made_up in sorted(invented, key=len, reverse=True):
-            value = value.replace(made_up, invented[made_up])
-        return value
+        if not invented:
+            return value
+        pattern = re.compile(
+            _FIELD_EDGE + "(" + "|".join(re.escape(v) for v in sorted(invented, key=len, reverse=True)) + ")" + _FIELD_END
+        )
+        return pattern.sub(lambda m: invented[m.group(1)], value)
     if isinstance(value, dict):
         return {k: _mask(v, invented) for k, v in value.items()}
     if isinstance(value, list):
@@ -220,7 +238,7 @@ def plan_document(evaluation: Evaluation) -> dict:
             {"type": r.type, "name": r.name, "inputs": _mask(_readable(r.inputs), evaluation.invented), **_options(r, evaluation.invented)}
             for r in evaluation.resources
         ],
-        "outputs": _mask(evaluation.outputs, evaluation.invented),
+        "outputs": _mask({k: SECRET if k in evaluation.secret_outputs else v for k, v in evaluation.outputs.items()}, evaluation.invented),
     }
 
 

@@ -15,11 +15,13 @@ from bundle.catalog.connections import Connections
 from bundle.catalog.endpoint_artifact import endpoint_artifact
 from bundle.catalog.inputs import resolve_inputs
 from bundle.catalog.provider import assuming_provider
+from bundle.aws_limits import check_stack_region
 from bundle.errors import BundleError
 from bundle.guide import guide_context, render
 from bundle.infrastructure import EndpointArgs, ModelArtifact, SageMakerEndpoint
 from bundle.naming import log_group_name, scaling_resource_id
 from bundle.params import Params
+from bundle.redact import alarm_email_output, public_params
 from bundle.rollout import deployment_summary
 
 
@@ -54,7 +56,8 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
             "scale_in_cooldown": scaling_setting(scaling.scale_in_cooldown),
             "scale_out_cooldown": scaling_setting(scaling.scale_out_cooldown),
         },
-        "params": params.document,
+        "params": public_params(params.document),
+        "alarm_email": alarm_email_output(params.alarms.email),
         "deployment_mode": params.deployment_mode,
         "deployment": deployment_summary(params.deployment, watch.names.all()),
         "alarms": {"invocation_5xx": watch.names.invocation_5xx, "model_latency": watch.names.model_latency},
@@ -92,7 +95,8 @@ def define_stack(params: Params, connections: Connections | None = None) -> dict
     endpoint = SageMakerEndpoint(params.endpoint_name, EndpointArgs(params=params, artifact=artifact), opts=opts)
     outputs = stack_outputs(params, endpoint, artifact)
     # The guide is rendered from the real outputs once AWS knows them (strictly: a missing value fails the update).
-    guide = pulumi.Output.from_input(outputs).apply(lambda resolved: render(guide_context(params, resolved)))
+    public = {k: v for k, v in outputs.items() if k != "alarm_email"}  # a secret input would make the guide secret
+    guide = pulumi.Output.from_input(public).apply(lambda resolved: render(guide_context(params, resolved)))
     outputs_with_guide = {**outputs, "operator_guide": guide}
     for key, value in outputs_with_guide.items():
         pulumi.export(key, value)
@@ -103,6 +107,7 @@ def main() -> dict[str, Any]:
     config = pulumi.Config()
     try:
         inputs = resolve_inputs(config_get=config.get)  # BUNDLE_PARAMS_FILE / _CONNECTIONS_FILE / _METADATA_FILE, or config
+        check_stack_region(inputs.params.document, pulumi.Config("aws").get("region"), "aws:region")
         return define_stack(inputs.params, inputs.connections)
     except BundleError as e:
         raise pulumi.RunError(str(e)) from None  # shown to the user without a Python traceback

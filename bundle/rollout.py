@@ -21,7 +21,7 @@ from typing import Any, Callable
 import pulumi
 import pulumi_aws as aws
 
-from bundle.aws import client
+from bundle.hook_identity import ProviderSettings, autoscaling_for_endpoint
 from bundle.naming import SCALABLE_DIMENSION, scaling_resource_id
 from bundle.params import Deployment, Params
 
@@ -102,27 +102,29 @@ def moves_to_another_config(args: pulumi.ResourceHookArgs) -> bool:
 
 
 def before_update_deregistering(p: Params, autoscaling_client: Callable[[str], Any]) -> Callable[[pulumi.ResourceHookArgs], None]:
-    """The hook's body: `autoscaling_client(region)` gives an Application Auto Scaling client for that region."""
+    """The hook's body: `autoscaling_client(endpoint_arn)` gives an Application Auto Scaling client in the endpoint's
+    region, once it has checked that it acts in the endpoint's account and the stack's region (bundle/hook_identity.py)."""
 
     def before_update(args: pulumi.ResourceHookArgs) -> None:
         if not moves_to_another_config(args):
             return  # tags or guardrail settings only: no new fleet, nothing for AWS to refuse
         outputs = args.old_outputs or {}
         resource_id = scaling_resource_id(outputs["name"], p.variant_name)
-        if deregister_scaling(autoscaling_client(region_of(outputs["arn"])), resource_id):
+        if deregister_scaling(autoscaling_client(outputs["arn"]), resource_id):
             pulumi.log.info(f"deregistered {resource_id} from autoscaling for the update; it is registered again after it")
 
     return before_update
 
 
-def scaling_hook(p: Params, profile: str | None = None) -> pulumi.ResourceHook:
-    """The Endpoint's before_update hook. It runs in the program's process with the shell's AWS credentials (and
-    `aws:profile` if set), in the endpoint's region; an error stops the update before UpdateEndpoint is called."""
-    body = before_update_deregistering(p, lambda region: client("application-autoscaling", region, profile=profile))
+def scaling_hook(p: Params, provider: ProviderSettings) -> pulumi.ResourceHook:
+    """The Endpoint's before_update hook. It runs in the program's process with the provider's credential settings
+    (bundle/hook_identity.py), in the endpoint's region and account only; an error stops the update before
+    UpdateEndpoint is called."""
+    body = before_update_deregistering(p, autoscaling_for_endpoint(provider))
     return pulumi.ResourceHook(f"{p.endpoint_name}-deregister-scaling-before-update", body)
 
 
-def endpoint_options(p: Params, parent: pulumi.Resource, alarms: list[pulumi.Resource], profile: str | None) -> pulumi.ResourceOptions:
+def endpoint_options(p: Params, parent: pulumi.Resource, alarms: list[pulumi.Resource], provider: ProviderSettings) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions(
         parent=parent,
         # SageMaker checks the rollback alarms when the update starts: they exist first.
@@ -130,7 +132,7 @@ def endpoint_options(p: Params, parent: pulumi.Resource, alarms: list[pulumi.Res
         # AWS cannot update a real-time endpoint to serverless; the name is fixed, so the old one goes first.
         replacement_trigger=p.deployment_mode,
         delete_before_replace=True,
-        hooks=pulumi.ResourceHookBinding(before_update=[scaling_hook(p, profile)]) if p.autoscaling.enabled else None,
+        hooks=pulumi.ResourceHookBinding(before_update=[scaling_hook(p, provider)]) if p.autoscaling.enabled else None,
     )
 
 

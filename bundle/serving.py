@@ -134,6 +134,9 @@ class ImageWorker:
 
     def start(self) -> "ImageWorker":
         base_dir = self.model_dir.parent
+        # sagemaker-containers creates $SAGEMAKER_BASE_DIR/code when it is imported, racing between gunicorn workers
+        # (FileExistsError kills one). In the image the entry point imports it once before gunicorn forks: same here.
+        (base_dir / "code").mkdir(exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
         env.update(container_environment(base_dir, self.workers, self.timeout))
         self._process = subprocess.Popen(

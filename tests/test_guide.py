@@ -121,7 +121,7 @@ def test_guardrails_capture_notifications_and_serverless_sections():
     _, _, serverless = RENDERED["serverless"]
     assert "traffic moves all at once" in default and "first 50% (the canary), then the rest" in canary
     assert "Captured data" not in default and canary_outputs["data_capture"]["destination"] in canary
-    assert "No notification is configured" in default and "ops@example.com" in canary
+    assert "No notification is configured" in default and "notification address" in canary and "ops@example.com" not in canary
     assert outputs["alarms"]["invocation_5xx"] in default and outputs["dashboard_url"] in default
     assert "| Serverless | 3072 MB of memory" in serverless and "2 provisioned" in serverless
     assert "Instance type" not in serverless and "describe-scalable-targets" not in serverless

@@ -12,7 +12,7 @@ import pytest
 from bundle import aws
 from bundle.cli import main
 from bundle.errors import BundleError
-from bundle.loadtest import LoadTestConfig, run_loadtest, run_step
+from bundle.loadtest import LoadTestConfig, check_target, run_loadtest, run_step
 from conftest import REPO
 
 
@@ -86,7 +86,9 @@ def test_cli_prints_the_table_and_writes_json(endpoint, tmp_path):
         (["--ramp", "0,2"], "between 1 and"),
         (["--safety-factor", "1.5"], "--safety-factor"),
         (["--duration-per-step", "0"], "--duration-per-step"),
-        (["--endpoint-url", "http://example.com:8080"], "neither loopback nor AWS"),
+        (["--endpoint-url", "http://example.com:8080"], "is not allowed"),
+        (["--ramp", ",".join(["1"] * 13)], "at most 12"),
+        (["--ramp", "1,2,4,8,16,32,64", "--duration-per-step", "600"], "at most 3600 s"),
         (["--body", "/nonexistent/body.json"], "cannot read --body"),
     ],
 )
@@ -99,3 +101,56 @@ def test_bad_arguments_are_messages(args, words, capsys):
 def test_an_endpoint_that_is_not_there_is_a_message():
     with pytest.raises(BundleError, match="cannot invoke endpoint"):
         run_loadtest(LoadTestConfig(endpoint_name="x", region="us-east-1", endpoint_url="http://127.0.0.1:9", ramp=(1,), duration_per_step_s=0.1, request_timeout_s=2))
+
+
+# --- issue 15, item 3: only what it may -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080",
+        "http://127.10.20.30:9",
+        "http://[::1]:8080",
+        "https://runtime.sagemaker.eu-west-1.amazonaws.com",
+        "https://runtime.sagemaker.cn-north-1.amazonaws.com.cn",
+        "https://runtime-fips.sagemaker.us-east-1.amazonaws.com",
+    ],
+)
+def test_allowed_targets(url):
+    check_target(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:8080",  # a name: it resolves wherever DNS (or /etc/hosts) says
+        "http://127.0.0.1.nip.io:8080",  # a DNS name that merely starts with 127.
+        "http://127.evil.example.com",
+        "http://10.0.0.1:8080",
+        "http://[::2]:8080",
+        "https://example.amazonaws.com",
+        "https://s3.eu-west-1.amazonaws.com",
+        "https://runtime.sagemaker.xx-nowhere-1.amazonaws.com",
+        "https://runtime.sagemaker.eu-west-1.amazonaws.com.example.com",
+    ],
+)
+def test_refused_targets(url):
+    with pytest.raises(BundleError, match="is not allowed"):
+        check_target(url)
+
+
+def test_the_clients_resolved_endpoint_is_checked_after_it_is_built(tmp_path, monkeypatch):
+    """No --endpoint-url, but the shared config (or an AWS_ENDPOINT_URL* variable) points the client elsewhere."""
+    shared = tmp_path / "config"
+    shared.write_text("[default]\nendpoint_url = http://192.0.2.1:9\n")
+    for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(shared))
+    plain = LoadTestConfig(endpoint_name="x", region="us-east-1", ramp=(1,), duration_per_step_s=0.1, request_timeout_s=1)
+    with pytest.raises(BundleError, match="'http://192.0.2.1:9' is not allowed"):
+        run_loadtest(plain)
+    monkeypatch.delenv("AWS_CONFIG_FILE")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "http://localhost:9")
+    with pytest.raises(BundleError, match="'http://localhost:9' is not allowed"):
+        run_loadtest(plain)

@@ -54,14 +54,14 @@ def test_defaults_come_from_the_schema():
         ({"endpoint_name": "x" * 64}, "endpoint_name", "1-63 characters"),
         ({"variant_name": "all traffic"}, "variant_name", "variant names"),
         ({"instance_type": "ml.p9.huge"}, "instance_type", "must be one of"),
-        ({"model_source": "huggingface"}, "model_source", "must be one of ['poc-sklearn', 'custom-s3']"),
+        ({"model_source": "huggingface"}, "model_source", 'must be one of ["poc-sklearn", "custom-s3"] (got "huggingface")'),
         ({"kms_key_arn": "alias/mine"}, "kms_key_arn", "KMS key ARN"),
         ({"vpc": {"subnet_ids": ["subnet-0123abcd"]}}, "vpc.security_group_ids", "both subnet_ids and security_group_ids"),
         ({"vpc": {"subnet_ids": ["subnet-0123abcd"], "security_group_ids": ["default"]}}, "vpc.security_group_ids.0", "does not match"),
         ({"tags": {"aws:owner": "me"}}, "tags", "must not start with 'aws:'"),
-        ({"autoscaling": {"enabled": "yes"}}, "autoscaling.enabled", "is not of type 'boolean'"),
+        ({"autoscaling": {"enabled": "yes"}}, "autoscaling.enabled", 'must be a boolean, got "yes" (a string)'),
         ({"autoscaling": {"target_invocations_per_instance": 0}}, "autoscaling.target_invocations_per_instance", "less than or equal to the minimum"),
-        ({"instance_count": 2}, "(root)", "unknown parameter 'instance_count'"),
+        ({"instance_count": 2}, "(root)", 'unknown parameter "instance_count" (did you mean "initial_instance_count"?)'),
     ],
 )
 def test_each_rule_names_the_field_and_the_rule(raw, path, words):
@@ -88,10 +88,10 @@ SERVERLESS = {"deployment_mode": "serverless"}
         ({**SERVERLESS, "serverless": {"memory_size_mb": 1500}}, "serverless.memory_size_mb", "1 GB steps"),
         ({**SERVERLESS, "serverless": {"max_concurrency": 201}}, "serverless.max_concurrency", "greater than the maximum of 200"),
         ({"serverless": {"memory_size_mb": 2048}}, "serverless", "apply only with deployment_mode serverless"),
-        ({"deployment_mode": "batch"}, "deployment_mode", "must be one of ['realtime', 'serverless']"),
+        ({"deployment_mode": "batch"}, "deployment_mode", 'must be one of ["realtime", "serverless"]'),
         # guardrails
         ({"deployment": {"strategy": "CANARY"}}, "deployment.strategy", "needs at least 2 instances (initial_instance_count is 1)"),
-        ({"deployment": {"strategy": "ROLLING"}}, "deployment.strategy", "must be one of ['ALL_AT_ONCE', 'CANARY', 'LINEAR']"),
+        ({"deployment": {"strategy": "ROLLING"}}, "deployment.strategy", 'must be one of ["ALL_AT_ONCE", "CANARY", "LINEAR"]'),
         ({"deployment": {"canary_size_percent": 60}}, "deployment.canary_size_percent", "greater than the maximum of 50"),
         ({"deployment": {"linear_step_percent": 5}}, "deployment.linear_step_percent", "less than the minimum of 10"),
         ({"deployment": {"maximum_execution_timeout_seconds": 599}}, "deployment.maximum_execution_timeout_seconds", "less than the minimum of 600"),
@@ -225,3 +225,42 @@ def test_cli_validate_exit_codes(tmp_path):
     missing = run_validate(tmp_path / "absent.json")
     assert missing.returncode == 2 and "cannot read params file" in missing.stderr
     assert all("Traceback" not in r.stderr for r in (rejected, unreadable, missing))
+
+
+# --- issue 15, item 7: JSON's words, the nearest key, duplicate keys, one error for a wrong mode ----------
+
+
+@pytest.mark.parametrize(
+    "raw, path, message",
+    [
+        ({"autoscaling": {"enabled": None}}, "autoscaling.enabled", "must be a boolean, got null"),
+        ({"autoscaling": {"min_capacity": True}}, "autoscaling.min_capacity", "must be an integer, got true"),
+        ({"tags": []}, "tags", "must be an object, got [] (an array)"),
+        ({"endpoint_name": True}, "endpoint_name", "(got true)"),
+        ({"autoscaling": {"max_capcity": 2}}, "autoscaling", 'unknown parameter "max_capcity" (did you mean "max_capacity"?)'),
+        ({"zzz": 1}, "(root)", 'unknown parameter "zzz"'),
+    ],
+)
+def test_messages_speak_json_and_suggest_the_nearest_key(raw, path, message):
+    found = problems_in(raw)
+    assert any(p.path == path and message in p.message for p in found), found
+    text = " ".join(p.message for p in found)
+    assert not any(word in text for word in ("True", "False", "None", "'yes'", "dict", "list", "NoneType")), text
+
+
+def test_a_wrong_mode_is_one_error_not_two():
+    assert [str(p) for p in problems_in({"deployment_mode": "Serverless", "instance_type": "ml.m5.large"})] == [
+        'deployment_mode: must be one of ["realtime", "serverless"] (got "Serverless")'
+    ]
+
+
+def test_duplicate_keys_and_nan_in_a_params_file_are_refused(tmp_path):
+    from bundle.params import read_params_file
+
+    path = tmp_path / "p.json"
+    path.write_text('{"endpoint_name": "a", "autoscaling": {"max_capacity": 2, "max_capacity": 8}}')
+    with pytest.raises(BundleError, match='the key "max_capacity" appears twice'):
+        read_params_file(path)
+    path.write_text('{"autoscaling": {"target_invocations_per_instance": NaN}}')
+    with pytest.raises(BundleError, match="NaN is not a JSON number"):
+        read_params_file(path)

@@ -94,7 +94,7 @@ def test_role_reads_only_the_artifacts_prefix_and_writes_only_its_log_group(defa
 
 
 def test_bucket_hardening(default):
-    assert default.one(BUCKET).inputs["forceDestroy"] is True
+    assert default.one(BUCKET).inputs["forceDestroy"] is False, "never force-destroyed unless delete_bucket_on_destroy"
     block = default.one(HARDENING[0]).inputs
     assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
     rule = default.one(HARDENING[1]).inputs["rules"][0]["applyServerSideEncryptionByDefault"]
@@ -161,7 +161,7 @@ def test_network_isolation_off():
 def test_vpc_puts_the_model_in_the_subnets_and_lets_the_role_attach_enis():
     vpc = evaluate(validate({"vpc": VPC}))
     assert vpc.one(MODEL).inputs["vpcConfig"] == {"subnets": VPC["subnet_ids"], "securityGroupIds": VPC["security_group_ids"]}
-    attach = [s for s in policy_statements(vpc) if s["Sid"] == "AttachToVpc"]
+    attach = [s for s in policy_statements(vpc) if s["Sid"] == "CreateEnisInTheSubnets"]
     assert len(attach) == 1 and "ec2:CreateNetworkInterface" in attach[0]["Action"]
 
 

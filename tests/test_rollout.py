@@ -10,6 +10,8 @@ from moto import mock_aws
 
 from bundle.params import validate
 from bundle.plan import evaluate
+from bundle.errors import BundleError
+from bundle.hook_identity import IdentityMismatch, ProviderSettings, autoscaling_for_endpoint
 from bundle.rollout import before_update_deregistering, deregister_scaling
 from tokens import ALARM, CONFIG, ENDPOINT, MODEL, POLICY, ROLE_POLICY, TARGET
 
@@ -181,16 +183,16 @@ def hook_args(old_config: str, new_config: str, region: str = "eu-west-1") -> pu
 
 
 def test_hook_deregisters_the_variant_before_a_move_to_another_config(autoscaling):
-    regions = []
-    hook = before_update_deregistering(validate({}), lambda region: regions.append(region) or autoscaling)
+    arns = []
+    hook = before_update_deregistering(validate({}), lambda arn: arns.append(arn) or autoscaling)
     hook(hook_args("iris-endpoint-config-aaaaaaa", "iris-endpoint-config-bbbbbbb"))
     assert registered(autoscaling) == ([], []), "policies deleted, then the target deregistered"
-    assert regions == ["eu-west-1"], "the endpoint's own region, from its ARN"
+    assert arns == ["arn:aws:sagemaker:eu-west-1:123456789012:endpoint/iris-endpoint"], "the endpoint's own ARN: its region and account"
     hook(hook_args("iris-endpoint-config-bbbbbbb", "iris-endpoint-config-ccccccc"))  # already gone: no error
 
 
 def test_hook_leaves_scaling_alone_when_the_config_stays(autoscaling):
-    hook = before_update_deregistering(validate({}), lambda region: pytest.fail("no AWS call for a tags-only update"))
+    hook = before_update_deregistering(validate({}), lambda arn: pytest.fail("no AWS call for a tags-only update"))
     hook(hook_args("iris-endpoint-config-aaaaaaa", "iris-endpoint-config-aaaaaaa"))
     assert registered(autoscaling) == ([RESOURCE_ID], ["iris-endpoint-invocations-per-instance"])
 
@@ -199,3 +201,64 @@ def test_deregistering_an_unregistered_variant_is_a_no_op(autoscaling):
     assert deregister_scaling(autoscaling, "endpoint/other/variant/primary") is False
     assert deregister_scaling(autoscaling, RESOURCE_ID) is True
     assert deregister_scaling(autoscaling, RESOURCE_ID) is False
+
+
+# --- issue 15, item 2: the hook acts only in the stack's account and region (moto's STS: account 123456789012) ------
+
+
+def provider(**settings) -> ProviderSettings:
+    config = {"region": "eu-west-1", "accessKey": "x", "secretKey": "x", **settings}
+    return ProviderSettings.from_config(config.get)
+
+
+def test_hook_deregisters_in_the_stacks_own_account_and_region(autoscaling):
+    hook = before_update_deregistering(validate({}), autoscaling_for_endpoint(provider()))
+    hook(hook_args("iris-endpoint-config-aaaaaaa", "iris-endpoint-config-bbbbbbb"))
+    assert registered(autoscaling) == ([], [])
+
+
+def test_hook_refuses_an_endpoint_in_another_account(autoscaling):
+    hook = before_update_deregistering(validate({}), autoscaling_for_endpoint(provider()))
+    args = hook_args("iris-endpoint-config-aaaaaaa", "iris-endpoint-config-bbbbbbb")
+    args.old_outputs["arn"] = "arn:aws:sagemaker:eu-west-1:999999999999:endpoint/iris-endpoint"
+    with pytest.raises(IdentityMismatch, match="account 123456789012, but the endpoint .* is in account 999999999999"):
+        hook(args)
+    assert registered(autoscaling) == ([RESOURCE_ID], ["iris-endpoint-invocations-per-instance"]), "nothing touched"
+
+
+def test_hook_refuses_an_endpoint_outside_the_stacks_region(autoscaling):
+    hook = before_update_deregistering(validate({}), autoscaling_for_endpoint(provider(region="us-east-1")))
+    with pytest.raises(IdentityMismatch, match="is in region eu-west-1 but the stack's aws:region is us-east-1"):
+        hook(hook_args("iris-endpoint-config-aaaaaaa", "iris-endpoint-config-bbbbbbb"))
+    assert registered(autoscaling)[0] == [RESOURCE_ID]
+
+
+def test_hook_follows_the_providers_assume_roles():
+    """The provider assumes a role in account 111111111111: so does the hook, and then that account is the stack's."""
+    role = "arn:aws:iam::111111111111:role/deployer"
+    chained = provider(assumeRoles=json.dumps([{"roleArn": role, "sessionName": "deploy", "externalId": "ext-1"}]))
+    with mock_aws():
+        client = autoscaling_for_endpoint(chained)
+        assert client("arn:aws:sagemaker:eu-west-1:111111111111:endpoint/iris-endpoint").meta.region_name == "eu-west-1"
+        with pytest.raises(IdentityMismatch, match="account 111111111111"):
+            client("arn:aws:sagemaker:eu-west-1:123456789012:endpoint/iris-endpoint")
+
+
+def test_hook_refuses_clearly_what_it_cannot_follow():
+    with mock_aws():
+        client = autoscaling_for_endpoint(provider(assumeRoleWithWebIdentity=json.dumps({"roleArn": "arn:aws:iam::1:role/r"})))
+        with pytest.raises(BundleError, match="cannot follow the provider setting.*aws:assumeRoleWithWebIdentity"):
+            client("arn:aws:sagemaker:eu-west-1:123456789012:endpoint/iris-endpoint")
+        missing = autoscaling_for_endpoint(ProviderSettings.from_config({"region": "eu-west-1", "profile": "no-such-profile"}.get))
+        with pytest.raises(BundleError, match="cannot take the provider's identity.*no-such-profile"):
+            missing("arn:aws:sagemaker:eu-west-1:123456789012:endpoint/iris-endpoint")
+
+
+def test_the_program_hands_the_stacks_aws_config_to_the_hook(monkeypatch):
+    seen = []
+    import bundle.rollout as rollout
+
+    real = rollout.scaling_hook
+    monkeypatch.setattr(rollout, "scaling_hook", lambda p, settings: seen.append(settings) or real(p, settings))
+    evaluate(validate({}), region="eu-west-1", config={"aws:profile": "deploy", "aws:assumeRoles": json.dumps([{"roleArn": "arn:aws:iam::111111111111:role/d"}])})
+    assert seen == [ProviderSettings(region="eu-west-1", profile="deploy", assume_roles=({"roleArn": "arn:aws:iam::111111111111:role/d"},))]
