@@ -13,7 +13,7 @@ from bundle.errors import BundleError
 
 
 def cmd_artifact(args) -> int:
-    from bundle.artifact import build_artifact
+    from bundle.artifact.build import build_artifact
 
     artifact = build_artifact(image_version=args.image_version, out_dir=args.out, force=args.force)
     print(json.dumps(artifact.summary(), indent=2))
@@ -21,7 +21,7 @@ def cmd_artifact(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from bundle.serving import LocalEndpoint
+    from bundle.local.endpoint import LocalEndpoint
 
     path = args.artifact or _default_artifact_path()
     endpoint = LocalEndpoint(
@@ -40,15 +40,17 @@ def cmd_serve(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from bundle.demo import run_demo
+    from bundle.local.demo import run_demo
 
     return run_demo()
 
 
 def cmd_validate(args) -> int:
-    from bundle.params import InvalidParams, read_params_file, validate
+    from bundle.params.model import InvalidParams
+    from bundle.params.rules import validate
+    from bundle.params.sources import read_params_file
 
-    from bundle.aws_limits import check_stack_region
+    from bundle.params.aws_limits import check_stack_region
 
     try:
         params = validate(read_params_file(args.file), source=f"params in {args.file}")
@@ -63,10 +65,10 @@ def cmd_validate(args) -> int:
 
 def cmd_plan(args) -> int:
     from bundle.catalog.inputs import resolve_inputs
-    from bundle.plan import evaluate, plan_document, plan_text
+    from bundle.local.plan import evaluate, plan_document, plan_text
 
     inputs = resolve_inputs(params_file=args.params, connections=args.connections, metadata=args.metadata)
-    from bundle.aws_limits import check_stack_region
+    from bundle.params.aws_limits import check_stack_region
 
     check_stack_region(inputs.params.document, args.region, "--region")
     evaluation = evaluate(inputs.params, region=args.region, connections=inputs.connections)
@@ -101,7 +103,7 @@ def cmd_catalog_run(args) -> int:
 
 def _use_connections(args) -> None:
     """Every command's boto3 clients act as the connections' aws_authentication role, when there is one."""
-    from bundle import aws
+    from bundle.ops import aws
     from bundle.catalog.connections import load_connections
 
     connections = load_connections(getattr(args, "connections", None))
@@ -109,15 +111,16 @@ def _use_connections(args) -> None:
 
 
 def cmd_params_table(args) -> int:
-    from bundle.params import markdown_table
+    from bundle.params.table import markdown_table
 
     print(markdown_table())
     return 0
 
 
 def _outputs_and_params(args) -> tuple[dict, object]:
-    from bundle.guide import read_outputs_file, read_stack_outputs
-    from bundle.params import read_params_file, validate
+    from bundle.guide.outputs import read_outputs_file, read_stack_outputs
+    from bundle.params.rules import validate
+    from bundle.params.sources import read_params_file
 
     outputs = read_outputs_file(args.outputs) if args.outputs else read_stack_outputs(args.stack)
     params = validate(read_params_file(args.params), source=f"params in {args.params}") if args.params else None
@@ -125,7 +128,7 @@ def _outputs_and_params(args) -> tuple[dict, object]:
 
 
 def cmd_guide(args) -> int:
-    from bundle.guide import render_from_outputs
+    from bundle.guide.render import render_from_outputs
 
     outputs, params = _outputs_and_params(args)
     text = render_from_outputs(outputs, params)
@@ -138,8 +141,8 @@ def cmd_guide(args) -> int:
 
 
 def cmd_smoke(args) -> int:
-    from bundle.guide import read_outputs_file
-    from bundle.smoke import Expected, run_smoke
+    from bundle.guide.outputs import read_outputs_file
+    from bundle.ops.smoke import Expected, run_smoke
 
     if args.outputs:
         expected = Expected.from_outputs(read_outputs_file(args.outputs))
@@ -158,19 +161,19 @@ def default_region() -> str | None:
 
 
 def cmd_bench(args) -> int:
-    from bundle.bench import main
+    from bundle.perf.bench import main
 
     return main(args.json, args.quick)
 
 
 def cmd_loadtest(args) -> int:
-    from bundle.loadtest import main
+    from bundle.ops.loadtest import main
 
     return main(args)
 
 
 def _default_artifact_path() -> Path:
-    from bundle.artifact import build_artifact
+    from bundle.artifact.build import build_artifact
 
     return build_artifact().path
 
@@ -277,6 +280,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, help="also write the results to this JSON file")
     p.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run, noisier numbers)")
     p.set_defaults(run=cmd_bench)
+
+    from bundle.perf import model_size, profiling
+
+    p = commands.add_parser("profile", help=profiling.__doc__.splitlines()[0].split(": ", 1)[1])
+    profiling.add_arguments(p)
+    p.set_defaults(run=profiling.run)
+
+    p = commands.add_parser("model-size", help=model_size.__doc__.splitlines()[0].split(": ", 1)[1])
+    model_size.add_arguments(p)
+    p.set_defaults(run=model_size.run)
 
     p = commands.add_parser("loadtest", help="ramp load on an endpoint and recommend target_invocations_per_instance")
     p.add_argument("--endpoint", required=True, help="endpoint name (InvokeEndpoint's EndpointName)")

@@ -30,7 +30,7 @@ MODEL_FILENAME = "model.joblib"
 @dataclass(frozen=True)
 class Hyperparameters:
     # 25 full-depth trees: the fewest whose CV accuracy and CV log loss are at least as good as 100 trees'
-    # (`python -m bundle.model_size`). sklearn dispatches each tree from Python, so a quarter of the trees
+    # (`python -m bundle model-size`). sklearn dispatches each tree from Python, so a quarter of the trees
     # is about a third of the prediction time; full depth keeps probabilities short multiples of 1/25.
     n_estimators: int = 25
     max_depth: int | None = None

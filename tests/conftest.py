@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bundle.artifact import Artifact, build_artifact
-from bundle.serving import LocalEndpoint, LoadedModel, invoke, load_artifact
+from bundle.artifact.build import Artifact, build_artifact
+from bundle.local.endpoint import LocalEndpoint, LoadedModel, invoke, load_artifact
 
 REPO = Path(__file__).resolve().parents[1]
 

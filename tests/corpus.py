@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bundle.examples import EXAMPLES, expected_classes, instances_request
+from bundle.ops.examples import EXAMPLES, expected_classes, instances_request
 
 JSON = "application/json"
 CSV = "text/csv"

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from bundle.artifact import ENTRY_MTIME, VersionMismatch, build_artifact, running_versions
+from bundle.artifact.build import VersionMismatch, build_artifact, running_versions
+from bundle.artifact.tarball import ENTRY_MTIME
 from conftest import REPO
 
 

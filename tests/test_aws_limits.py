@@ -1,4 +1,4 @@
-"""Issue 15, item 5: params AWS would refuse are refused at validation, naming the field (bundle/aws_limits.py).
+"""Issue 15, item 5: params AWS would refuse are refused at validation, naming the field (bundle/params/aws_limits.py).
 
 The plan's implied API requests are checked against botocore's own service models: a table of scenarios x
 operations with zero violations, and one deliberately bad input per rule, each caught and named.
@@ -14,10 +14,11 @@ from collections import Counter
 import pulumi
 import pytest
 
-from bundle.aws_limits import From, Request, check_request, implied_requests, problems, violations
+from bundle.params.aws_limits import From, Request, check_request, implied_requests, problems, violations
 from bundle.errors import BundleError
-from bundle.params import InvalidParams, problems_in, validate
-from bundle.plan import PROJECT, evaluate
+from bundle.params.model import InvalidParams
+from bundle.params.rules import problems_in, validate
+from bundle.local.plan import PROJECT, evaluate
 from conftest import REPO
 from tokens import CUSTOM, KMS
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from bundle import bench
+from bundle.perf import bench
 from conftest import REPO
 
 

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from bundle.params import validate
-from bundle.plan import evaluate
+from bundle.params.rules import validate
+from bundle.local.plan import evaluate
 from tokens import BUCKET, CONFIG, CUSTOM, HARDENING, OBJECT, ROLE_POLICY
 
 BUNDLE_KEY = "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-12ab-34cd-56ef-1234567890ab"

@@ -9,13 +9,13 @@ import sys
 
 import pytest
 
-from bundle import aws
-from bundle.aws import AssumedRole
+from bundle.ops import aws
+from bundle.ops.aws import AssumedRole
 from bundle.catalog.endpoint_artifact import artifact_problems
-from bundle.emulator import EmulatedDeployment
-from bundle.params import validate
-from bundle.plan import evaluate
-from bundle.smoke import Expected, run_smoke
+from bundle.local.emulator import EmulatedDeployment
+from bundle.params.rules import validate
+from bundle.local.plan import evaluate
+from bundle.ops.smoke import Expected, run_smoke
 from conftest import REPO
 
 EXAMPLES = REPO / "examples" / "catalog"

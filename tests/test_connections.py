@@ -9,13 +9,14 @@ import pulumi
 import pytest
 from moto import mock_aws
 
-from bundle import aws
-from bundle.aws import AssumedRole
-from bundle.catalog.connections import Connections, Network
+from bundle.ops import aws
+from bundle.ops.aws import AssumedRole
+from bundle.catalog.connections import Connections
+from bundle.deploy.hook_identity import IdentityMismatch, ProviderSettings
 from bundle.catalog.documents import InvalidDocuments
 from bundle.catalog.inputs import resolve_inputs
-from bundle.params import validate
-from bundle.plan import evaluate, plan_document
+from bundle.params.rules import validate
+from bundle.local.plan import evaluate, plan_document
 from tokens import ENDPOINT, MODEL
 
 PROVIDER = "pulumi:providers:aws"
@@ -102,7 +103,7 @@ def test_a_role_that_cannot_be_assumed_is_a_message(monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")  # nothing listens: STS unreachable
     aws.use_role(AssumedRole(ROLE))
-    with pytest.raises(aws.BundleError, match="cannot assume the aws_authentication role arn:aws:iam::111122223333:role/catalog-deployer"):
+    with pytest.raises(aws.BundleError, match="cannot assume the role arn:aws:iam::111122223333:role/catalog-deployer"):
         aws.client("sagemaker", "eu-west-1")
 
 
@@ -118,7 +119,7 @@ def registered_in(account_session) -> list[str]:
 def test_the_update_hook_acts_in_the_roles_account(moto_account):
     """The variant is registered only in the role's account (moto keeps accounts apart): the hook finds and
     deregisters it only when its session assumed the role."""
-    from bundle.rollout import scaling_hook
+    from bundle.deploy.rollout import scaling_hook
 
     creds = boto3.client("sts", region_name="eu-west-1").assume_role(RoleArn=ROLE, RoleSessionName="setup")["Credentials"]
     role_account = boto3.Session(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
@@ -134,11 +135,12 @@ def test_the_update_hook_acts_in_the_roles_account(moto_account):
         new_inputs={"endpointConfigName": "iris-endpoint-config-bbbbbbb"},
         old_outputs={"name": "iris-endpoint", "arn": f"arn:aws:sagemaker:eu-west-1:{OTHER_ACCOUNT}:endpoint/iris-endpoint"},
     )
-    hook = scaling_hook(validate({}))
-    hook.callback(args)  # ambient identity: another account, nothing to deregister
+    ambient = scaling_hook("iris-endpoint", "primary", ProviderSettings())
+    with pytest.raises(IdentityMismatch, match=f"in account {OTHER_ACCOUNT}"):
+        ambient.callback(args)  # the ambient identity is another account: it refuses, and touches nothing
     assert registered_in(role_account) == [RESOURCE_ID]
-    aws.use_role(AssumedRole(ROLE))
-    hook.callback(args)
+    as_connection = scaling_hook("iris-endpoint", "primary", ProviderSettings().with_role(AssumedRole(ROLE)))
+    as_connection.callback(args)
     assert registered_in(role_account) == [], "deregistered in the role's account"
 
 

@@ -7,13 +7,13 @@ import re
 
 import pytest
 
-from bundle.aws import AssumedRole
+from bundle.ops.aws import AssumedRole
 from bundle.catalog.connections import Connections
 from bundle.catalog.documents import InvalidDocuments, load_schema
 from bundle.catalog.endpoint_artifact import SCHEMA, artifact_problems, check_artifact, endpoint_document
-from bundle.guide import TEMPLATE_PATH, guide_context
-from bundle.params import validate
-from bundle.plan import evaluate
+from bundle.guide.render import TEMPLATE_PATH, guide_context
+from bundle.params.rules import validate
+from bundle.local.plan import evaluate
 
 SUBNETS, GROUPS = ["subnet-0a1b2c3d4e5f60718"], ["sg-0a1b2c3d4e5f60718"]
 KMS = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"

@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-import bundle.smoke
+import bundle.ops.smoke
 from bundle.cli import main
-from bundle.params import validate
-from bundle.plan import evaluate, plan_document
+from bundle.params.rules import validate
+from bundle.local.plan import evaluate, plan_document
 from conftest import REPO
 
 
@@ -64,7 +64,7 @@ def test_smoke_takes_the_region_from_the_usual_aws_variables(monkeypatch, capsys
         def table(self):
             return "ok"
 
-    monkeypatch.setattr(bundle.smoke, "run_smoke", lambda expected: seen.append(expected) or Report())
+    monkeypatch.setattr(bundle.ops.smoke, "run_smoke", lambda expected: seen.append(expected) or Report())
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
     assert main(["smoke", "--endpoint", "iris-endpoint"]) == 0

@@ -7,18 +7,17 @@ reason, visible in pytest's summary (-ra).
 from __future__ import annotations
 
 import copy
-import json
 import os
 import subprocess
 import sys
 
 import pytest
 
-from bundle.artifact import build_artifact
-from bundle.emulator import EmulatedDeployment
-from bundle.guide import TEMPLATE_PATH, TemplateError, code_blocks, guide_context, render, render_from_outputs
-from bundle.params import validate
-from bundle.plan import evaluate
+from bundle.local.emulator import EmulatedDeployment
+from bundle.guide.blocks import code_blocks
+from bundle.guide.render import TEMPLATE_PATH, TemplateError, guide_context, render
+from bundle.params.rules import validate
+from bundle.local.plan import evaluate
 from conftest import REPO
 
 SCENARIOS = {

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from bundle import aws
+from bundle.ops import aws
 from corpus import CORPUS, CSV, JSON, Case, ids
 
 

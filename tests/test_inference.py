@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from bundle.examples import expected_classes, instances_request
-from bundle.serving import invoke
+from bundle.ops.examples import expected_classes, instances_request
+from bundle.local.endpoint import invoke
 from corpus import BAD, CORPUS, CSV, GOOD, JSON, NPY, ids
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-from bundle.params import validate
-from bundle.plan import ACCOUNT, SECRET, evaluate, plan_document, plan_text
+from bundle.params.rules import validate
+from bundle.local.plan import ACCOUNT, SECRET, evaluate, plan_document, plan_text
 from tokens import ROLE_POLICY
 
 VPC = {"subnet_ids": ["subnet-0a1b2c3d", "subnet-4e5f6a7b"], "security_group_ids": ["sg-0123abcd"]}

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from bundle import aws
+from bundle.ops import aws
 from bundle.cli import main
 from bundle.errors import BundleError
-from bundle.loadtest import LoadTestConfig, check_target, run_loadtest, run_step
+from bundle.ops.loadtest import LoadTestConfig, check_target, run_loadtest, run_step
 from conftest import REPO
 
 

@@ -10,7 +10,7 @@ import sys
 import yaml
 
 from bundle.catalog import manifest
-from bundle.params import load_schema
+from bundle.params.schema import load_schema
 from conftest import REPO
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bundle.model_size import cv_log_loss, sweep, table
+from bundle.perf.model_size import cv_log_loss, sweep, table
 from model import train as training
 
 

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from bundle.observability import dashboard_body, dashboard_url
-from bundle.params import validate
-from bundle.plan import evaluate
+from bundle.deploy.observability import Watched, dashboard_body, dashboard_url
+from bundle.params.rules import validate
+from bundle.local.plan import evaluate
 from tokens import ALARM, DASHBOARD, SUBSCRIPTION, TOPIC
 
 SERVERLESS = {"deployment_mode": "serverless"}
@@ -88,7 +88,8 @@ def test_dashboard_body_is_deterministic_json(realtime):
     raw = realtime.one(DASHBOARD).inputs["dashboardBody"]
     assert raw == json.dumps(json.loads(raw), sort_keys=True)
     params = validate({})
-    assert dashboard_body(params, "us-east-1", ["a", "b"]) == dashboard_body(params, "us-east-1", ["a", "b"])
+    watched = Watched(params.endpoint_name, params.variant_name, params.alarms, params.serverless)
+    assert dashboard_body(watched, "us-east-1", ["a", "b"]) == dashboard_body(watched, "us-east-1", ["a", "b"])
     assert evaluate(validate({})).one(DASHBOARD).inputs["dashboardBody"] == raw
     positions = [(w["x"], w["y"]) for w in json.loads(raw)["widgets"]]
     assert len(set(positions)) == len(positions), "no two widgets in the same place"

@@ -8,7 +8,10 @@ import sys
 import pytest
 
 from bundle.errors import BundleError
-from bundle.params import InvalidParams, load_schema, params_from_config, problems_in, resolve, validate
+from bundle.params.model import InvalidParams
+from bundle.params.rules import problems_in, validate
+from bundle.params.schema import load_schema
+from bundle.params.sources import params_from_config, resolve
 from conftest import REPO
 
 CUSTOM = {"model_source": "custom-s3", "custom_model_s3_uri": "s3://my-models/iris/v2/model.tar.gz"}
@@ -255,7 +258,7 @@ def test_a_wrong_mode_is_one_error_not_two():
 
 
 def test_duplicate_keys_and_nan_in_a_params_file_are_refused(tmp_path):
-    from bundle.params import read_params_file
+    from bundle.params.sources import read_params_file
 
     path = tmp_path / "p.json"
     path.write_text('{"endpoint_name": "a", "autoscaling": {"max_capacity": 2, "max_capacity": 8}}')

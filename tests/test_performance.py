@@ -8,9 +8,10 @@ Why it holds on a busy machine: each attempt interleaves the two sides (noise hi
 medians (a burst moves few samples), and the guard takes the best of several attempts (a burst that
 spans one attempt does not span all). A real regression is slower in every attempt.
 
-RATIO_BOUND: `python -m bundle bench` measured the ratio on the real worker (PERF_NOTES.md, README's
-Performance section); the bound leaves room above it for a shared 2-core machine. The breakage it must
-catch is measured here too: the same worker serving handlers that start a thread pool in every predict.
+RATIO_BOUND: on the real worker, on a 2-core machine, one run measured 2.6x-3.8x for the bundle's handlers and
+8.1x-9.6x for the same worker serving handlers that leave n_jobs at 2 (a thread pool started in every predict),
+three attempts each (`python -m bundle bench` reports the first; the README's Performance section). 6.0 sits
+between the two with room on both sides; the breakage is measured here too, so the guard proves it can fail.
 """
 from __future__ import annotations
 
@@ -19,12 +20,13 @@ import tarfile
 
 import pytest
 
-from bundle.artifact import deterministic_tarball
-from bundle.bench import BATCH_ROWS, KeepAliveClient, Overhead, instances_body, iris_rows, measure_overhead
-from bundle.serving import LocalEndpoint
+from bundle.artifact.tarball import deterministic_tarball
+from bundle.perf.bench import BATCH_ROWS, Overhead, measure_overhead
+from bundle.perf.timing import KeepAliveClient, instances_body, iris_rows
+from bundle.local.endpoint import LocalEndpoint
 
-RATIO_BOUND = 8.0
-ATTEMPTS = 4  # a burst of noise on a shared CI machine gets more chances; a real regression fails all of them
+RATIO_BOUND = 6.0
+ATTEMPTS = 5  # a burst of noise on a shared CI machine gets more chances; a real regression fails all of them
 
 
 def best_of(url: str, estimator, attempts: int = ATTEMPTS, requests: int = 40) -> list[Overhead]:

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from bundle.bench import iris_rows
+from bundle.perf.timing import iris_rows
 from bundle.errors import BundleError
-from bundle.profiling import compare, handlers_at
-from bundle.serving import LoadedModel
+from bundle.perf.profiling import compare, handlers_at
+from bundle.local.endpoint import LoadedModel
 from conftest import REPO
 
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bundle.params import validate
-from bundle.plan import PROJECT, evaluate, plan_document
+from bundle.params.rules import validate
+from bundle.local.plan import PROJECT, evaluate, plan_document
 from tokens import ALARM, BUCKET, CONFIG, CUSTOM, DASHBOARD, ENDPOINT, HARDENING, KMS, MODEL, OBJECT, POLICY, ROLE, ROLE_POLICY, TARGET
 
 VPC = {"subnet_ids": ["subnet-0a1b2c3d", "subnet-4e5f6a7b"], "security_group_ids": ["sg-0123abcd"]}

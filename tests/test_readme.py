@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from bundle.params import markdown_table
+from bundle.params.table import markdown_table
 from conftest import REPO
 
 

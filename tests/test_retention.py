@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from bundle.params import validate
-from bundle.plan import evaluate
+from bundle.params.rules import validate
+from bundle.local.plan import evaluate
 from tokens import BUCKET, CUSTOM, HARDENING, OBJECT
 
 CAPTURE = {"data_capture": {"enabled": True}}

@@ -8,11 +8,12 @@ import pulumi
 import pytest
 from moto import mock_aws
 
-from bundle.params import validate
-from bundle.plan import evaluate
+from bundle.params.rules import validate
+from bundle.local.plan import evaluate
 from bundle.errors import BundleError
-from bundle.hook_identity import IdentityMismatch, ProviderSettings, autoscaling_for_endpoint
-from bundle.rollout import before_update_deregistering, deregister_scaling
+from bundle.deploy.hook_identity import SESSION_NAME, IdentityMismatch, ProviderSettings, autoscaling_for_endpoint
+from bundle.ops.aws import AssumedRole
+from bundle.deploy.rollout import before_update_deregistering, deregister_scaling
 from tokens import ALARM, CONFIG, ENDPOINT, MODEL, POLICY, ROLE_POLICY, TARGET
 
 TWO_INSTANCES = {"initial_instance_count": 2, "autoscaling": {"min_capacity": 2}}
@@ -184,7 +185,7 @@ def hook_args(old_config: str, new_config: str, region: str = "eu-west-1") -> pu
 
 def test_hook_deregisters_the_variant_before_a_move_to_another_config(autoscaling):
     arns = []
-    hook = before_update_deregistering(validate({}), lambda arn: arns.append(arn) or autoscaling)
+    hook = before_update_deregistering("primary", lambda arn: arns.append(arn) or autoscaling)
     hook(hook_args("iris-endpoint-config-aaaaaaa", "iris-endpoint-config-bbbbbbb"))
     assert registered(autoscaling) == ([], []), "policies deleted, then the target deregistered"
     assert arns == ["arn:aws:sagemaker:eu-west-1:123456789012:endpoint/iris-endpoint"], "the endpoint's own ARN: its region and account"
@@ -192,7 +193,7 @@ def test_hook_deregisters_the_variant_before_a_move_to_another_config(autoscalin
 
 
 def test_hook_leaves_scaling_alone_when_the_config_stays(autoscaling):
-    hook = before_update_deregistering(validate({}), lambda arn: pytest.fail("no AWS call for a tags-only update"))
+    hook = before_update_deregistering("primary", lambda arn: pytest.fail("no AWS call for a tags-only update"))
     hook(hook_args("iris-endpoint-config-aaaaaaa", "iris-endpoint-config-aaaaaaa"))
     assert registered(autoscaling) == ([RESOURCE_ID], ["iris-endpoint-invocations-per-instance"])
 
@@ -212,13 +213,13 @@ def provider(**settings) -> ProviderSettings:
 
 
 def test_hook_deregisters_in_the_stacks_own_account_and_region(autoscaling):
-    hook = before_update_deregistering(validate({}), autoscaling_for_endpoint(provider()))
+    hook = before_update_deregistering("primary", autoscaling_for_endpoint(provider()))
     hook(hook_args("iris-endpoint-config-aaaaaaa", "iris-endpoint-config-bbbbbbb"))
     assert registered(autoscaling) == ([], [])
 
 
 def test_hook_refuses_an_endpoint_in_another_account(autoscaling):
-    hook = before_update_deregistering(validate({}), autoscaling_for_endpoint(provider()))
+    hook = before_update_deregistering("primary", autoscaling_for_endpoint(provider()))
     args = hook_args("iris-endpoint-config-aaaaaaa", "iris-endpoint-config-bbbbbbb")
     args.old_outputs["arn"] = "arn:aws:sagemaker:eu-west-1:999999999999:endpoint/iris-endpoint"
     with pytest.raises(IdentityMismatch, match="account 123456789012, but the endpoint .* is in account 999999999999"):
@@ -227,7 +228,7 @@ def test_hook_refuses_an_endpoint_in_another_account(autoscaling):
 
 
 def test_hook_refuses_an_endpoint_outside_the_stacks_region(autoscaling):
-    hook = before_update_deregistering(validate({}), autoscaling_for_endpoint(provider(region="us-east-1")))
+    hook = before_update_deregistering("primary", autoscaling_for_endpoint(provider(region="us-east-1")))
     with pytest.raises(IdentityMismatch, match="is in region eu-west-1 but the stack's aws:region is us-east-1"):
         hook(hook_args("iris-endpoint-config-aaaaaaa", "iris-endpoint-config-bbbbbbb"))
     assert registered(autoscaling)[0] == [RESOURCE_ID]
@@ -256,9 +257,11 @@ def test_hook_refuses_clearly_what_it_cannot_follow():
 
 def test_the_program_hands_the_stacks_aws_config_to_the_hook(monkeypatch):
     seen = []
-    import bundle.rollout as rollout
+    import bundle.deploy.rollout as rollout
 
     real = rollout.scaling_hook
-    monkeypatch.setattr(rollout, "scaling_hook", lambda p, settings: seen.append(settings) or real(p, settings))
+    import bundle.deploy.component as component
+
+    monkeypatch.setattr(component, "scaling_hook", lambda name, variant, settings: seen.append(settings) or real(name, variant, settings))
     evaluate(validate({}), region="eu-west-1", config={"aws:profile": "deploy", "aws:assumeRoles": json.dumps([{"roleArn": "arn:aws:iam::111111111111:role/d"}])})
-    assert seen == [ProviderSettings(region="eu-west-1", profile="deploy", assume_roles=({"roleArn": "arn:aws:iam::111111111111:role/d"},))]
+    assert seen == [ProviderSettings(region="eu-west-1", profile="deploy", assume_roles=(AssumedRole("arn:aws:iam::111111111111:role/d", session_name=SESSION_NAME),))]

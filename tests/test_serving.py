@@ -12,8 +12,8 @@ from urllib.parse import urlparse
 import botocore.exceptions
 import pytest
 
-from bundle import aws
-from bundle.examples import expected_classes, instances_request
+from bundle.ops import aws
+from bundle.ops.examples import expected_classes, instances_request
 from conftest import REPO
 
 

@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from bundle import aws
-from bundle.emulator import EmulatedDeployment
-from bundle.params import validate
-from bundle.plan import evaluate
-from bundle.smoke import Expected, run_smoke
+from bundle.ops import aws
+from bundle.local.emulator import EmulatedDeployment
+from bundle.params.rules import validate
+from bundle.local.plan import evaluate
+from bundle.ops.smoke import Expected, run_smoke
 from conftest import REPO
 
 

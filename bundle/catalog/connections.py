@@ -1,7 +1,7 @@
 """Connections: the documents a catalog wires in instead of params.
 
 - `aws_authentication` {"arn", "external_id"?}: the role the bundle deploys as. The program's explicit
-  AWS provider assumes it (bundle/catalog/provider.py) and so does every boto3 client (bundle/aws.py).
+  AWS provider assumes it (bundle/deploy/provider.py) and so does every boto3 client (bundle/ops/aws.py).
 - `network` {"subnet_ids", "security_group_ids"} (optional): fills the `vpc` param. A params file whose
   `vpc` names other subnets or groups is refused rather than silently overridden.
 
@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bundle.aws import AssumedRole
+from bundle.ops.aws import AssumedRole
 from bundle.catalog.documents import InvalidDocuments, Problem, load_schema, problems_in, read_json
 
 CONNECTIONS_FILE_ENV = "BUNDLE_CONNECTIONS_FILE"

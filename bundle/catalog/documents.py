@@ -13,10 +13,10 @@ from typing import Any
 
 import jsonschema
 
+from bundle.paths import SCHEMAS_DIR
 from bundle.errors import BundleError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SCHEMAS = REPO_ROOT / "schemas"
+SCHEMAS = SCHEMAS_DIR
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from bundle.catalog.connections import Connections, apply_network, connections_f
 from bundle.catalog.documents import InvalidDocuments, Problem
 from bundle.catalog.metadata import Metadata, apply_metadata, metadata_file, read_metadata
 from bundle.errors import BundleError
-from bundle.params import InvalidParams, Params, params_file_from_env, resolve
+from bundle.params.model import InvalidParams, Params
+from bundle.params.sources import params_file_from_env, resolve
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from bundle.catalog.endpoint_artifact import check_artifact
 from bundle.catalog.inputs import Inputs, resolve_inputs
-from bundle.guide import render_from_outputs
-from bundle.plan import evaluate, plan_document
+from bundle.guide.render import render_from_outputs
+from bundle.local.plan import evaluate, plan_document
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,175 @@
+"""The deployment: one ComponentResource that owns every AWS resource of the endpoint.
+
+The constructor only orchestrates, in the order the resources depend on each other; each concern is a small
+function in its own module that takes the narrow settings it needs:
+
+  storage.py        the bundle's bucket, hardened and kept (it may hold captured data)
+  model.py          the model's data (the uploaded POC artifact, or the user's archive) and the SageMaker Model
+  capture.py        where captured requests land, and with which key
+  iam.py            the execution role, least privilege
+  endpoint.py       the endpoint configuration and the endpoint
+  rollout.py        blue/green guardrails, and autoscaling kept out of UpdateEndpoint's way
+  observability.py  the alarms (they drive the rollback), their topic, the dashboard, the variant's metrics
+  scaling.py        the scalable target and its target-tracking policy
+
+Design choices that avoid the pitfalls SageMaker IaC users hit (shared FACTS.md): a content-addressed artifact key
+(a new model is a new key, so the Model is replaced), auto-named Model and configuration (create-before-delete),
+the stable endpoint name, autoscaling registered after the endpoint, blue/green updates with automatic rollback.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from bundle.artifact.image import REPOSITORY, serving_image
+from bundle.deploy import capture, endpoint, iam, model, observability, scaling, storage
+from bundle.deploy.hook_identity import ProviderSettings
+from bundle.deploy.model import ModelArtifact
+from bundle.deploy.rollout import endpoint_options, scaling_hook
+from bundle.names import BUNDLE_TAG
+from bundle.params.model import Params
+
+COMPONENT_TYPE = "sagemaker-bundle:index:Endpoint"
+
+
+@dataclass(frozen=True)
+class EndpointArgs:
+    params: Params
+    artifact: ModelArtifact | None  # None for model_source custom-s3: nothing is built or uploaded
+    # Whom the update hook acts as: the provider's credential settings (the stack's aws:* config, or the catalog
+    # connection's role). The default follows the ambient credentials.
+    identity: ProviderSettings = ProviderSettings()
+
+
+@dataclass(frozen=True)
+class AwsEnvironment:
+    """What the stack learns from AWS before it creates anything."""
+
+    region: pulumi.Output[str]
+    account: pulumi.Output[str]
+    partition: pulumi.Output[str]
+    image: pulumi.Output  # get_prebuilt_ecr_image's result: registry_path, registry_id
+
+
+def aws_environment(parent: pulumi.Resource, image_version: str) -> AwsEnvironment:
+    invoke = pulumi.InvokeOptions(parent=parent)
+    return AwsEnvironment(
+        region=aws.get_region_output(opts=invoke).region,
+        account=aws.get_caller_identity_output(opts=invoke).account_id,
+        partition=aws.get_partition_output(opts=invoke).partition,
+        # The tag is explicit: the provider's default "1" is no scikit-learn tag.
+        image=aws.sagemaker.get_prebuilt_ecr_image_output(repository_name=REPOSITORY, image_tag=serving_image(image_version).tag, opts=invoke),
+    )
+
+
+class SageMakerEndpoint(pulumi.ComponentResource):
+    environment: AwsEnvironment
+    bucket: storage.BundleBucket | None
+    model_data: model.ModelData
+    capture_destination: pulumi.Output[str] | None
+    capture_prefix: pulumi.Output[str] | None
+    execution: iam.ExecutionRole
+    model: aws.sagemaker.Model
+    config: aws.sagemaker.EndpointConfiguration
+    observability: observability.Observability
+    endpoint: aws.sagemaker.Endpoint
+    autoscaling: scaling.VariantScaling | None
+
+    def __init__(self, name: str, args: EndpointArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(COMPONENT_TYPE, name, None, opts)
+        p = args.params
+        tags = {**p.tags, "bundle": BUNDLE_TAG, "endpoint": p.endpoint_name}
+        self.environment = aws_environment(self, p.serving_image_version)
+
+        # Where the model and captured data live.
+        self.bucket = (
+            storage.create_bucket(storage.BucketSettings(p.endpoint_name, p.kms_key_arn, p.delete_bucket_on_destroy), tags, self)
+            if p.needs_bucket
+            else None
+        )
+        if args.artifact is not None:
+            self.model_data = model.uploaded_model_data(self.bucket, args.artifact, p.endpoint_name, self.environment.partition, tags, self)
+        else:
+            self.model_data = model.custom_model_data(p.custom_model_s3_uri, self.environment.partition)
+        captured = capture.CaptureSettings(p.endpoint_name, p.data_capture, p.kms_key_arn)
+        self.capture_destination = capture.capture_destination(captured, self.bucket.bucket.bucket if self.bucket else None)
+        # Where captured files of this endpoint land: the role's only write, and a stack output.
+        self.capture_prefix = (
+            self.capture_destination.apply(lambda d: capture.landing_prefix(d, p.endpoint_name)) if self.capture_destination else None
+        )
+
+        # Who the endpoint runs as, and what it serves.
+        self.execution = iam.create_execution_role(
+            iam.RoleGrants(p.endpoint_name, p.kms_key_arn, captured.key, p.vpc),
+            self.model_data.readable_arn,
+            self.capture_prefix,
+            self.environment,
+            tags,
+            self,
+        )
+        self.model = model.create_model(
+            model.ModelSettings(p.endpoint_name, p.enable_network_isolation, p.vpc),
+            self.execution.role.arn,
+            self.environment.image.registry_path,
+            self.model_data,
+            tags,
+            self,
+            depends_on=[self.execution.policy],
+        )
+        self.config = endpoint.create_endpoint_config(
+            p.endpoint_name,
+            endpoint.VariantSettings(p.variant_name, p.instance_type, p.initial_instance_count, p.serverless),
+            self.model.name,
+            p.kms_key_arn,
+            capture.data_capture_config(captured, self.capture_destination) if self.capture_destination else None,
+            tags,
+            self,
+            # Captured data lands only in a hardened bucket.
+            depends_on=self.bucket.hardening if self.bucket and captured.into_bundle_bucket else [],
+        )
+
+        # The alarms first: the endpoint's rollout names them, and SageMaker checks them when an update starts.
+        self.observability = observability.create_observability(
+            observability.Watched(p.endpoint_name, p.variant_name, p.alarms, p.serverless),
+            self,
+            tags,
+            self.environment.region,
+            self.environment.partition,
+        )
+        hook = scaling_hook(p.endpoint_name, p.variant_name, args.identity) if p.autoscaling.enabled else None
+        self.endpoint = endpoint.create_endpoint(
+            p.endpoint_name,
+            self.config.name,
+            p.deployment,
+            self.observability.names.all(),
+            tags,
+            endpoint_options(p.deployment_mode, self, self.observability.alarms, hook),
+        )
+        self.autoscaling = (
+            scaling.create_autoscaling(p.autoscaling, p.endpoint_name, p.variant_name, self.endpoint, self.config.name, self)
+            if p.autoscaling.enabled
+            else None
+        )
+
+        self.register_outputs(
+            {
+                "endpoint_name": self.endpoint.name,
+                "endpoint_arn": self.endpoint.arn,
+                "endpoint_config_name": self.config.name,
+                "model_name": self.model.name,
+                "role_arn": self.execution.role.arn,
+                "bucket": self.bucket_name,
+                "model_data_url": self.model_data.url,
+                "dashboard_url": self.observability.dashboard_url,
+            }
+        )
+
+    @property
+    def bucket_name(self) -> pulumi.Output[str] | None:
+        return self.bucket.bucket.bucket if self.bucket else None
+
+    @property
+    def image_uri(self) -> pulumi.Output[str]:
+        return self.environment.image.registry_path

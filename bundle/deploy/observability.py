@@ -1,0 +1,207 @@
+"""What operators watch: the variant's alarms (which also drive the automatic rollback), their SNS topic, the dashboard.
+
+Everything is keyed by plain strings from the params (endpoint and variant names), not by the Endpoint's outputs:
+the alarms must exist before the Endpoint, whose deployment configuration names them.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from bundle.names import AlarmNames, alarm_names, alarm_topic_name, dashboard_name, logical_name  # noqa: F401 (re-exported)
+from bundle.params.model import Alarms, Serverless
+
+SAGEMAKER_NAMESPACE = "AWS/SageMaker"  # invocation metrics
+ENDPOINT_NAMESPACE = "/aws/sagemaker/Endpoints"  # instance (utilization) metrics
+MICROSECONDS_PER_MS = 1000  # ModelLatency and OverheadLatency are published in microseconds
+# The console's host per partition; aws-cn and aws-us-gov have their own.
+CONSOLE_HOSTS = {"aws": "{region}.console.aws.amazon.com", "aws-cn": "console.amazonaws.cn", "aws-us-gov": "console.amazonaws-us-gov.com"}
+
+
+def dashboard_url(partition: str, region: str, name: str) -> str:
+    host = CONSOLE_HOSTS.get(partition, CONSOLE_HOSTS["aws"]).format(region=region)
+    return f"https://{host}/cloudwatch/home?region={region}#dashboards/dashboard/{name}"
+
+
+@dataclass(frozen=True)
+class Watched:
+    """What the alarms and the dashboard need to know of the stack."""
+
+    endpoint_name: str
+    variant_name: str
+    alarms: Alarms
+    serverless: Serverless | None  # None: real-time instances
+
+
+@dataclass(frozen=True)
+class VariantMetrics:
+    """The variant's CloudWatch metrics, next to what they measure (as aws-cdk's sagemaker Endpoint has
+    metricInvocations, metricModelLatency, ...): the alarms and the dashboard name them only through these."""
+
+    endpoint_name: str
+    variant_name: str
+
+    @property
+    def dimensions(self) -> dict[str, str]:
+        return {"EndpointName": self.endpoint_name, "VariantName": self.variant_name}
+
+    def graphed(self, namespace: str, name: str, **options) -> list:
+        """A dashboard metric line: [namespace, name, dimension, value, ..., options]."""
+        return [namespace, name, "EndpointName", self.endpoint_name, "VariantName", self.variant_name, options]
+
+    def invocations(self, **options) -> list:
+        return self.graphed(SAGEMAKER_NAMESPACE, "Invocations", **options)
+
+    def errors_4xx(self, **options) -> list:
+        return self.graphed(SAGEMAKER_NAMESPACE, "Invocation4XXErrors", **options)
+
+    def errors_5xx(self, **options) -> list:
+        return self.graphed(SAGEMAKER_NAMESPACE, "Invocation5XXErrors", **options)
+
+    def latency_ms(self, name: str, stat: str, ref: str) -> list[list]:
+        """ModelLatency or OverheadLatency in milliseconds: the raw metric (microseconds) hidden, shown through metric math."""
+        hidden = self.graphed(SAGEMAKER_NAMESPACE, name, stat=stat, id=ref, visible=False)
+        return [hidden, [{"expression": f"{ref}/{MICROSECONDS_PER_MS}", "label": f"{name} {stat} (ms)", "id": f"{ref}ms"}]]
+
+    def instance(self, name: str, **options) -> list:
+        """CPUUtilization, MemoryUtilization, ...: the instances' (or serverless containers') own metrics."""
+        return self.graphed(ENDPOINT_NAMESPACE, name, **options)
+
+    def serverless(self, name: str, **options) -> list:
+        return self.graphed(SAGEMAKER_NAMESPACE, name, **options)
+
+    def alarm_source(self, name: str) -> dict:
+        """The arguments a MetricAlarm on one of the variant's invocation metrics takes."""
+        return {"namespace": SAGEMAKER_NAMESPACE, "metric_name": name, "dimensions": self.dimensions}
+
+
+@dataclass(frozen=True)
+class Observability:
+    alarms: list[aws.cloudwatch.MetricAlarm]
+    names: AlarmNames
+    topic_arn: pulumi.Output[str] | None
+    dashboard: aws.cloudwatch.Dashboard
+    dashboard_url: pulumi.Output[str]
+
+
+def create_observability(
+    w: Watched, parent: pulumi.Resource, tags: dict, region: pulumi.Output[str], partition: pulumi.Output[str]
+) -> Observability:
+    child = pulumi.ResourceOptions(parent=parent)
+    topic_arn = _alarm_topic(w, tags, child)
+    names = alarm_names(w.endpoint_name)
+    metrics = VariantMetrics(w.endpoint_name, w.variant_name)
+    actions = [topic_arn] if topic_arn is not None else []
+    common = dict(
+        period=w.alarms.period_seconds,
+        evaluation_periods=w.alarms.evaluation_periods,
+        # No traffic is no evidence: a quiet endpoint must neither alarm nor roll back.
+        treat_missing_data="notBreaching",
+        alarm_actions=actions,
+        ok_actions=actions,
+        tags=tags,
+        opts=child,
+    )
+    errors = aws.cloudwatch.MetricAlarm(
+        logical_name(w.endpoint_name, "alarm-5xx"),
+        name=names.invocation_5xx,
+        alarm_description=f"{w.endpoint_name}/{w.variant_name}: model errors (HTTP 5XX). Rolls back a deployment in progress.",
+        **metrics.alarm_source("Invocation5XXErrors"),
+        statistic="Sum",
+        comparison_operator="GreaterThanOrEqualToThreshold",
+        threshold=w.alarms.invocation_5xx_threshold,
+        **common,
+    )
+    latency = aws.cloudwatch.MetricAlarm(
+        logical_name(w.endpoint_name, "alarm-latency"),
+        name=names.model_latency,
+        alarm_description=(
+            f"{w.endpoint_name}/{w.variant_name}: ModelLatency {w.alarms.model_latency_percentile} above "
+            f"{w.alarms.model_latency_threshold_ms:g} ms. Rolls back a deployment in progress."
+        ),
+        **metrics.alarm_source("ModelLatency"),
+        extended_statistic=w.alarms.model_latency_percentile,
+        comparison_operator="GreaterThanThreshold",
+        threshold=w.alarms.model_latency_threshold_ms * MICROSECONDS_PER_MS,
+        # A percentile of a handful of requests is noise (one cold request): such periods are not evaluated.
+        evaluate_low_sample_count_percentiles="ignore",
+        **common,
+    )
+    dashboard = aws.cloudwatch.Dashboard(
+        logical_name(w.endpoint_name, "dashboard"),
+        dashboard_name=dashboard_name(w.endpoint_name),
+        dashboard_body=pulumi.Output.all(region, errors.arn, latency.arn).apply(
+            lambda v: json.dumps(dashboard_body(w, v[0], list(v[1:])), sort_keys=True)
+        ),
+        opts=child,
+    )
+    url = pulumi.Output.all(partition, region).apply(lambda v: dashboard_url(v[0], v[1], dashboard_name(w.endpoint_name)))
+    return Observability([errors, latency], names, topic_arn, dashboard, url)
+
+
+def _alarm_topic(w: Watched, tags: dict, child: pulumi.ResourceOptions) -> pulumi.Output[str] | None:
+    """An email creates the bundle's topic; a topic ARN is used as it is; neither: alarms notify nobody."""
+    if w.alarms.topic_arn:
+        return pulumi.Output.from_input(w.alarms.topic_arn)
+    if not w.alarms.email:
+        return None
+    # Not encrypted: CloudWatch cannot publish to a topic under the AWS-managed aws/sns key.
+    topic = aws.sns.Topic(logical_name(w.endpoint_name, "alarms"), name=alarm_topic_name(w.endpoint_name), tags=tags, opts=child)
+    aws.sns.TopicSubscription(
+        logical_name(w.endpoint_name, "alarms-email"), topic=topic.arn, protocol="email", endpoint=w.alarms.email, opts=child
+    )
+    return topic.arn
+
+
+# --- the dashboard ----------------------------------------------------------------------------------
+
+
+def _graph(title: str, metrics: list, region: str, **properties) -> dict:
+    return {"type": "metric", "properties": {"title": title, "metrics": metrics, "region": region, "view": "timeSeries", "period": 60, **properties}}
+
+
+def dashboard_body(w: Watched, region: str, alarm_arns: list[str]) -> dict:
+    """The dashboard: the same widgets in the same places every time, only metrics that exist for the mode."""
+    m = VariantMetrics(w.endpoint_name, w.variant_name)
+    stat = w.alarms.model_latency_percentile
+    threshold = {"horizontal": [{"label": f"alarm: {w.alarms.invocation_5xx_threshold} per {w.alarms.period_seconds}s", "value": w.alarms.invocation_5xx_threshold}]}
+    latency_line = {"horizontal": [{"label": f"alarm: {stat} {w.alarms.model_latency_threshold_ms:g} ms", "value": w.alarms.model_latency_threshold_ms}]}
+    widgets = [
+        _graph("Invocations (per minute)", [m.invocations(stat="Sum")], region),
+        _graph("Errors: 4XX (client input), 5XX (model; alarmed)", [m.errors_4xx(stat="Sum"), m.errors_5xx(stat="Sum")], region, annotations=threshold),
+        _graph(
+            "Latency (ms): model, and SageMaker's overhead",
+            m.latency_ms("ModelLatency", stat, "model") + m.latency_ms("OverheadLatency", stat, "overhead"),
+            region,
+            annotations=latency_line,
+        ),
+    ]
+    if w.serverless is not None:
+        concurrency = [m.serverless("ServerlessConcurrentExecutionsUtilization", stat="Maximum")]
+        if w.serverless.provisioned_concurrency:
+            concurrency += [
+                m.serverless("ServerlessProvisionedConcurrencyUtilization", stat="Maximum"),
+                m.serverless("ServerlessProvisionedConcurrencySpilloverInvocations", stat="Sum"),
+            ]
+        widgets += [
+            _graph("Concurrency (share of max_concurrency in use)", concurrency, region),
+            _graph("Cold starts: ModelSetupTime (µs)", [m.serverless("ModelSetupTime", stat="Maximum")], region),
+            _graph("Memory (%)", [m.instance("MemoryUtilization", stat="Average")], region),
+        ]
+    else:
+        widgets += [
+            # No metric counts instances; every instance reports CPUUtilization once a minute, so the samples do.
+            _graph("Instances (CPUUtilization samples per minute)", [m.instance("CPUUtilization", stat="SampleCount", label="instances")], region),
+            _graph(
+                "CPU and memory (%; CPU is summed over cores)",
+                [m.instance("CPUUtilization", stat="Average"), m.instance("MemoryUtilization", stat="Average")],
+                region,
+            ),
+        ]
+    widgets.append({"type": "alarm", "properties": {"title": "Alarms (they roll back a deployment in progress)", "alarms": alarm_arns}})
+    width, height = 12, 6
+    placed = [{**w, "x": (i % 2) * width, "y": (i // 2) * height, "width": width, "height": height} for i, w in enumerate(widgets)]
+    return {"widgets": placed}

@@ -1,0 +1,1 @@
+"""The operator guide: strict rendering (render.py), where outputs come from (outputs.py), its code blocks (blocks.py)."""

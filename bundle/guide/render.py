@@ -1,0 +1,152 @@
+"""The operator guide: `operator_guide.md.mustache` rendered strictly, with chevron, from stack outputs.
+
+Chevron (like every mustache renderer) turns a missing key into an empty string without a word, so
+a guide can look right and name nothing. Before rendering, every tag is resolved against the context
+through the template's own section scopes (chevron's tokenizer gives the tags): a variable that is
+missing or empty, or a section whose key is missing, is an error that names the tag. Bodies of
+sections that do not render are not checked here; the tests render every combination of sections.
+
+Context (the catalog's names, plus what only the stack knows):
+  params                 validated params with every default
+  artifacts.endpoint     {endpoint_name, endpoint_arn, region, model_name}  (the catalog's artifact)
+  resources.endpoint     the same, under the catalog's newer name
+  stack                  every stack output (config name, log group, autoscaling, ...)
+  guide                  booleans for sections mustache cannot compute (poc_model, custom_model, ...)
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import chevron
+from chevron.tokenizer import tokenize
+
+from bundle.paths import GUIDE_TEMPLATE
+from bundle.errors import BundleError
+from bundle.params.model import Params
+from bundle.params.rules import validate
+
+TEMPLATE_PATH = GUIDE_TEMPLATE
+_MISSING = object()
+HTML_ESCAPED = '&<>"'  # what a mustache {{variable}} escapes: in markdown code it would show as &amp; etc.
+
+
+class TemplateError(BundleError):
+    pass
+
+
+def guide_flags(params: Params, outputs: dict) -> dict[str, Any]:
+    """Derived values for sections: mustache can test truthiness, not compare strings."""
+    serverless = outputs.get("deployment_mode") == "serverless"
+    autoscaling = bool((outputs.get("autoscaling") or {}).get("enabled"))
+    deployment = outputs.get("deployment") or {}
+    strategy = deployment.get("strategy")
+    return {
+        "poc_model": params.builds_poc_model,
+        "custom_model": not params.builds_poc_model,
+        "realtime": not serverless,
+        "serverless": serverless,
+        "autoscaling": autoscaling,
+        "no_autoscaling": not autoscaling,
+        "realtime_fixed": not serverless and not autoscaling,
+        "provisioned": bool((outputs.get("serverless") or {}).get("provisioned_concurrency")),
+        "vpc": params.vpc.enabled,
+        "all_at_once": strategy == "ALL_AT_ONCE",
+        "canary": strategy == "CANARY",
+        "linear": strategy == "LINEAR",
+        "auto_rollback": bool(deployment.get("auto_rollback")),
+        "alarm_topic": bool(outputs.get("alarm_topic_arn")),
+        # The address itself is a secret output: the guide says an email subscription exists, not to whom.
+        "alarm_email": bool(params.alarms.email or outputs.get("alarm_email")),
+        "data_capture": bool((outputs.get("data_capture") or {}).get("enabled")),
+        # bundle/deploy/storage.py: Pulumi keeps the bucket unless delete_bucket_on_destroy says otherwise.
+        "bucket_kept": bool(outputs.get("bucket")) and not params.delete_bucket_on_destroy,
+        "bucket_deleted": bool(outputs.get("bucket")) and params.delete_bucket_on_destroy,
+    }
+
+
+def guide_context(params: Params, outputs: dict) -> dict[str, Any]:
+    endpoint = outputs["endpoint"]
+    return {
+        "params": params.document,
+        "artifacts": {"endpoint": endpoint},
+        "resources": {"endpoint": endpoint},
+        "stack": outputs,
+        "guide": guide_flags(params, outputs),
+    }
+
+
+def _lookup(key: str, scopes: list) -> Any:
+    """Mustache's lookup: the dotted key in the innermost scope that has its first part."""
+    if key == ".":
+        return scopes[-1]
+    for scope in reversed(scopes):
+        value = scope
+        for part in key.split("."):
+            if isinstance(value, dict) and part in value:
+                value = value[part]
+            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            else:
+                value = _MISSING
+                break
+        if value is not _MISSING:
+            return value
+    return _MISSING
+
+
+def check_template(template: str, context: dict) -> None:
+    """Raise TemplateError naming every tag that is missing or empty where it would render."""
+    problems: list[str] = []
+    tokens = list(tokenize(template))
+    _check(tokens, 0, [context], problems, rendering=True)
+    if problems:
+        problems = list(dict.fromkeys(problems))  # a tag used in several places is one problem
+        raise TemplateError("operator guide template has unresolved tags:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _check(tokens: list, start: int, scopes: list, problems: list[str], rendering: bool) -> int:
+    """Walk tokens from `start` to the matching end tag; returns the index after it."""
+    index = start
+    while index < len(tokens):
+        tag, key = tokens[index]
+        index += 1
+        if tag == "end":
+            return index
+        if tag in ("variable", "no escape") and rendering:
+            value = _lookup(key, scopes)
+            if value is _MISSING:
+                problems.append(f"{{{{{key}}}}} is not in the context")
+            elif value is None or value == "" or value == [] or value == {}:
+                problems.append(f"{{{{{key}}}}} is empty")
+            elif tag == "variable" and isinstance(value, str) and any(c in value for c in HTML_ESCAPED):
+                problems.append(f"{{{{{key}}}}} = {value!r} would be HTML-escaped in the markdown (mustache escapes {HTML_ESCAPED})")
+        elif tag in ("section", "inverted section"):
+            value = _lookup(key, scopes) if rendering else None
+            if rendering and value is _MISSING:
+                problems.append(f"{{{{#{key}}}}} (section) is not in the context")
+            renders = rendering and value is not _MISSING and (bool(value) if tag == "section" else not value)
+            inner = scopes + [value] if renders and tag == "section" and isinstance(value, dict) else scopes
+            if renders and tag == "section" and isinstance(value, list):
+                for item in value:  # each item is checked as its own scope
+                    end = _check(tokens, index, scopes + [item], problems, rendering=True)
+                index = end
+            else:
+                index = _check(tokens, index, inner, problems, rendering=renders)
+        elif tag == "partial":
+            problems.append(f"{{{{>{key}}}}}: partials are not used by this guide")
+    return index
+
+
+def render(context: dict, template: str | None = None) -> str:
+    template = template if template is not None else TEMPLATE_PATH.read_text()
+    check_template(template, context)
+    return chevron.render(template, context)
+
+
+def render_from_outputs(outputs: dict, params: Params | None = None) -> str:
+    """Render from `pulumi stack output --json` (which carries the validated params under `params`)."""
+    if params is None:
+        if "params" not in outputs:
+            raise BundleError("the outputs carry no `params`; pass --params FILE")
+        params = validate(outputs["params"], source="params in the stack outputs")
+    return render(guide_context(params, outputs))

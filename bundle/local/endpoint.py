@@ -1,0 +1,439 @@
+"""The local endpoint: the artifact served by the serving image's own worker, behind a runtime-API front.
+
+Two processes, as on SageMaker (where AWS's front talks to the container):
+
+  the image's worker   `.venv-image` (the image's pinned libraries, Python 3.10): gunicorn with gevent
+                       workers serving sagemaker-containers' Worker/Transformer over the shipped
+                       `code/inference.py` (see bundle/container/single_model.py). It speaks the
+                       container protocol: GET /ping, POST /invocations.
+  the front            this process: the SageMaker runtime API's path, POST /endpoints/{name}/invocations
+                       (what boto3 `sagemaker-runtime` sends), forwarded to the worker. A model 4xx/5xx
+                       becomes HTTP 424 `ModelError` with OriginalStatusCode and OriginalMessage, as
+                       InvokeEndpoint reports it; a good answer carries x-Amzn-Invoked-Production-Variant.
+                       The container protocol is passed through unchanged (GET /ping, POST /invocations).
+
+The front is a small stdlib HTTP server on purpose: it stands in for AWS's managed front, which no
+package provides, and it holds no model code; what the image does is proven by the worker behind it.
+The image also runs nginx between its port and gunicorn; it only routes /ping and /invocations and sets a
+read timeout, which the front does here (the README's "What is proven here" lists this difference).
+
+The in-process helpers at the end (`load_artifact`, `invoke`) call the shipped hooks directly, without
+the worker: for unit tests of the handler code and for profiling, never as proof of what the image does.
+"""
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+
+import urllib3
+
+from bundle.paths import CONTAINER_CODE, IMAGE_PYTHON
+from bundle.artifact.tarball import unpack_artifact
+from bundle.errors import BundleError
+from bundle.names import MODEL_ENVIRONMENT
+
+RUNTIME_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
+# Beyond this the front stops reading (the handlers themselves answer 413 above 6 MB).
+HARD_BODY_LIMIT = 64 * 1024 * 1024
+# The image's default (SAGEMAKER_MODEL_SERVER_TIMEOUT): gunicorn's worker timeout and nginx's read timeout.
+MODEL_SERVER_TIMEOUT = 60
+# An idle or slow client connection is closed after this many seconds without a byte.
+CLIENT_IDLE_TIMEOUT = 30.0
+MAX_CONNECTIONS = 256
+WORKER_START_TIMEOUT = 90.0
+# What AWS answers when the container does not answer in time (InvokeEndpoint's ModelError message).
+TIMEOUT_MESSAGE = (
+    "Your invocation timed out while waiting for a response from container {variant}. Review the latency metrics "
+    "for each container in Amazon CloudWatch, resolve the issue, and try again."
+)
+
+
+def container_environment(base_dir: Path, workers: int, timeout: int) -> dict[str, str]:
+    """The stack's Model environment, with the image's directories moved under `base_dir`."""
+    model_dir = base_dir / "model"
+    environment = {key: value.replace("/opt/ml/model", str(model_dir)) for key, value in MODEL_ENVIRONMENT.items()}
+    environment.update(
+        SAGEMAKER_BASE_DIR=str(base_dir),  # sagemaker-containers' /opt/ml
+        SAGEMAKER_MODEL_SERVER_WORKERS=str(workers),
+        SAGEMAKER_MODEL_SERVER_TIMEOUT=str(timeout),
+        SAGEMAKER_USE_NGINX="false",
+    )
+    return environment
+
+
+class ImageWorker:
+    """gunicorn + gevent + sagemaker-containers' Worker in `.venv-image`, on an ephemeral loopback port."""
+
+    def __init__(self, model_dir: Path, workers: int = 1, timeout: int = MODEL_SERVER_TIMEOUT, log=None):
+        if not IMAGE_PYTHON.exists():
+            raise BundleError(f"{IMAGE_PYTHON.parent.parent.name} is missing: run `make setup` (the serving image's libraries)")
+        self.model_dir = model_dir
+        self.workers = workers
+        self.timeout = timeout
+        self._log = log  # a callable for each log line, or None to keep only the tail
+        self.lines: deque[str] = deque(maxlen=200)
+        self._process: subprocess.Popen | None = None
+        self.port: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [
+            str(IMAGE_PYTHON), "-m", "gunicorn",
+            "-k", "gevent",
+            "-w", str(self.workers),
+            "--worker-connections", str(1000 * self.workers),
+            "--timeout", str(self.timeout),
+            "-b", "127.0.0.1:0",
+            "--pythonpath", str(CONTAINER_CODE),
+            "--log-level", "info",
+            "single_model:app",
+        ]  # fmt: skip
+
+    def start(self) -> "ImageWorker":
+        base_dir = self.model_dir.parent
+        # sagemaker-containers creates $SAGEMAKER_BASE_DIR/code when it is imported, racing between gunicorn workers
+        # (FileExistsError kills one). In the image the entry point imports it once before gunicorn forks: same here.
+        (base_dir / "code").mkdir(exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+        env.update(container_environment(base_dir, self.workers, self.timeout))
+        self._process = subprocess.Popen(
+            self.command(), cwd=base_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )  # fmt: skip
+        listening = threading.Event()
+        threading.Thread(target=self._read_log, args=(listening,), daemon=True).start()
+        deadline = time.monotonic() + WORKER_START_TIMEOUT
+        while not listening.wait(0.05):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise BundleError("the image's worker did not start:\n" + "\n".join(self.lines))
+        self._wait_until_ready(deadline)
+        return self
+
+    def _read_log(self, listening: threading.Event) -> None:
+        for line in self._process.stdout:
+            line = line.rstrip("\n")
+            self.lines.append(line)
+            match = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", line)
+            if match:
+                self.port = int(match.group(1))
+                listening.set()
+            if self._log:
+                self._log(line)
+
+    def _wait_until_ready(self, deadline: float) -> None:
+        """The first /ping loads the model in the worker that answers it; wait until every worker has."""
+        pool = urllib3.HTTPConnectionPool("127.0.0.1", self.port, retries=False, timeout=5.0)
+        # Each gevent worker builds the app (model_fn) on its first request: ping once per worker and more.
+        ready = 0
+        while ready < 2 * self.workers:
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise BundleError("the image's worker did not become ready:\n" + "\n".join(self.lines))
+            try:
+                ready += pool.request("GET", "/ping").status == 200
+            except urllib3.exceptions.HTTPError:
+                time.sleep(0.05)
+        pool.close()
+
+    def stop(self) -> None:
+        if self._process is None or self._process.poll() is not None:
+            return
+        self._process.send_signal(signal.SIGTERM)  # gunicorn's graceful stop
+        try:
+            self._process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait()
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    content_type: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def _json(status: int, document: dict, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
+    return Reply(status, json.dumps(document).encode(), "application/json", headers)
+
+
+def _aws_error(status: int, code: str, message: str) -> Reply:
+    return _json(status, {"__type": code, "message": message}, (("x-amzn-ErrorType", code),))
+
+
+class _FrontHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: boto3 and load tests reuse connections
+    disable_nagle_algorithm = True
+    timeout = CLIENT_IDLE_TIMEOUT  # idle and slow connections are closed
+    server: "_FrontServer"
+
+    def log_message(self, format, *args):  # quiet unless asked: a log line per request costs latency
+        if self.server.access_log:
+            super().log_message(format, *args)
+
+    def do_GET(self):
+        path = self.path.split("?", 1)[0]
+        if path == "/ping":
+            self._send(self.server.forward("GET", "/ping", b"", {}))
+        elif path == "/invocations" or RUNTIME_PATH.match(path):
+            self._send(_aws_error(405, "MethodNotAllowed", f"method GET is not allowed on {self.path}; use POST"))
+        else:
+            self._send(_aws_error(404, "UnknownOperationException", f"no route GET {self.path}"))
+
+    def do_POST(self):
+        body = self._read_body()
+        if body is None:
+            return
+        path = self.path.split("?", 1)[0]
+        headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "accept", "contenttype")}
+        if path == "/invocations":  # the container protocol, passed through
+            self._send(self.server.forward("POST", "/invocations", body, headers))
+            return
+        match = RUNTIME_PATH.match(path)
+        if not match:
+            self._send(_aws_error(404, "UnknownOperationException", f"no route POST {self.path}"))
+            return
+        self._send(self.server.runtime_reply(match.group(1), body, headers))
+
+    def _method_not_allowed(self):
+        self._read_body()
+        self._send(_aws_error(405, "MethodNotAllowed", f"method {self.command} is not allowed on {self.path}"))
+
+    do_PUT = do_DELETE = do_PATCH = _method_not_allowed
+
+    def do_HEAD(self):
+        self.close_connection = True
+        self.send_response(405)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None after answering 4xx for a length the front cannot trust."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self.close_connection = True
+            self._send(_aws_error(411, "LengthRequired", "chunked request bodies are not accepted; send Content-Length"))
+            return None
+        declared = self.headers.get("Content-Length", "0").strip() or "0"
+        if not declared.isdigit():  # negative, non-numeric, or several values
+            self.close_connection = True
+            self._send(_aws_error(400, "ValidationError", f"Content-Length {declared!r} is not a non-negative integer"))
+            return None
+        length = int(declared)
+        if length > HARD_BODY_LIMIT:
+            self.close_connection = True
+            self._send(_aws_error(413, "PayloadTooLarge", f"body is {length} bytes; this front reads at most {HARD_BODY_LIMIT}"))
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, reply: Reply) -> None:
+        head = [f"HTTP/1.1 {reply.status} {self.responses.get(reply.status, ('',))[0]}"]
+        head += [f"Content-Type: {reply.content_type}", f"Content-Length: {len(reply.body)}"]
+        head += [f"{k}: {v}" for k, v in reply.headers]
+        if self.close_connection:
+            head.append("Connection: close")
+        # One write for head and body: two small writes meet Nagle and delayed ACKs.
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body)
+        self.log_request(reply.status, len(reply.body))
+
+
+class _FrontServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address, worker_url: str, endpoint_name: str | None, variant_name: str, timeout: int, access_log: bool):
+        super().__init__(address, _FrontHandler)
+        host, port = worker_url.rsplit("/", 1)[-1].rsplit(":", 1)
+        self.pool = urllib3.HTTPConnectionPool(
+            host, int(port), maxsize=MAX_CONNECTIONS, block=False, retries=False,
+            timeout=urllib3.Timeout(connect=5.0, read=timeout + 5),
+        )  # fmt: skip
+        self.endpoint_name = endpoint_name
+        self.variant_name = variant_name
+        self.access_log = access_log
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request, client_address):
+        """Cap concurrent connections: one over the cap is answered 503 and closed, not queued forever."""
+        if not self._slots.acquire(blocking=False):
+            try:
+                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            finally:
+                self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def forward(self, method: str, path: str, body: bytes, headers: dict) -> Reply:
+        try:
+            response = self.pool.urlopen(method, path, body=body or None, headers=headers, preload_content=True)
+        except urllib3.exceptions.ReadTimeoutError:
+            return _json(504, {"error": "Timeout", "message": TIMEOUT_MESSAGE.format(variant=self.variant_name)})
+        except urllib3.exceptions.HTTPError as e:
+            return _json(502, {"error": "WorkerUnavailable", "message": f"the model server did not answer: {e}"})
+        return Reply(response.status, response.data, response.headers.get("Content-Type", "application/json"))
+
+    def runtime_reply(self, name: str, body: bytes, headers: dict) -> Reply:
+        if self.endpoint_name and name != self.endpoint_name:
+            return _aws_error(400, "ValidationError", f"Endpoint {name} of account 123456789012 not found.")
+        reply = self.forward("POST", "/invocations", body, headers)
+        if reply.status < 400:
+            return Reply(reply.status, reply.body, reply.content_type, (("x-Amzn-Invoked-Production-Variant", self.variant_name),))
+        if reply.status == 504:  # the worker did not answer in time: AWS reports it as a server error (0)
+            status, message = 0, TIMEOUT_MESSAGE.format(variant=self.variant_name)
+        else:
+            status, message = reply.status, reply.body.decode("utf-8", "replace")
+        kind = "client" if 400 <= status < 500 else "server"
+        return _json(
+            424,
+            {
+                "__type": "ModelError",
+                "message": f"Received {kind} error ({status}) from {self.variant_name} with message \"{message}\".",
+                "OriginalStatusCode": status,
+                "OriginalMessage": message,
+                "LogStreamArn": f"local:{name}",
+            },
+            (("x-amzn-ErrorType", "ModelError"),),
+        )
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+class LocalEndpoint:
+    """The image's worker and the front; `start()` in a background thread, or `serve_forever()` in this one."""
+
+    def __init__(
+        self,
+        artifact: Path,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        endpoint_name: str | None = None,
+        variant_name: str = "primary",
+        access_log: bool = False,
+        workers: int = 1,
+        timeout: int = MODEL_SERVER_TIMEOUT,
+    ):
+        if not 0 <= port <= 65535:
+            raise BundleError(f"port {port} is not a TCP port (0 to 65535)")
+        if not is_loopback(host):
+            warnings.warn(f"the local endpoint listens on {host}, not a loopback address: anyone who reaches it can call the model", stacklevel=2)
+        self._scratch = tempfile.TemporaryDirectory(prefix="bundle-endpoint-")
+        model_dir = Path(self._scratch.name) / "model"
+        try:
+            unpack_artifact(Path(artifact), model_dir)
+            self.worker = ImageWorker(model_dir, workers=workers, timeout=timeout, log=(lambda line: print(line, file=sys.stderr)) if access_log else None)
+            self.worker.start()
+        except BaseException:
+            self._scratch.cleanup()
+            raise
+        try:
+            self._server = _FrontServer((host, port), self.worker.url, endpoint_name, variant_name, timeout, access_log)
+        except OSError as e:
+            self.worker.stop()
+            self._scratch.cleanup()
+            raise BundleError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The front: the runtime API's path and the container protocol."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def worker_url(self) -> str:
+        """The image's worker itself (the container protocol only): what measurements of the data plane use."""
+        return self.worker.url
+
+    def serve_forever(self) -> None:
+        try:
+            self._server.serve_forever(poll_interval=0.2)
+        finally:
+            self._close()
+
+    def start(self) -> "LocalEndpoint":
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def shutdown(self) -> None:
+        """Stop serving; safe from a signal handler's helper thread or another thread."""
+        self._server.shutdown()
+
+    def stop(self) -> None:
+        self.shutdown()
+        if self._thread is not None:
+            self._thread.join()
+        self._close()
+
+    def _close(self) -> None:
+        self._server.server_close()
+        self._server.pool.close()
+        self.worker.stop()
+        self._scratch.cleanup()
+
+    def __enter__(self) -> "LocalEndpoint":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+# --- in-process calls of the shipped hooks: unit tests and profiling only, not proof of the image ---------------
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    handlers: ModuleType
+    model: object
+    directory: Path
+
+
+def load_artifact(artifact: Path, into: Path) -> LoadedModel:
+    """Unpack the artifact and import its code/inference.py in this process; call model_fn once."""
+    unpack_artifact(artifact, into)
+    source = into / "code" / "inference.py"
+    name = f"bundle_served_inference_{abs(hash(str(into)))}"  # one module per unpacked artifact
+    spec = importlib.util.spec_from_file_location(name, source)
+    handlers = importlib.util.module_from_spec(spec)
+    sys.modules[name] = handlers  # dataclasses resolve annotations through sys.modules
+    spec.loader.exec_module(handlers)
+    return LoadedModel(handlers=handlers, model=handlers.model_fn(str(into)), directory=into)
+
+
+def invoke(loaded: LoadedModel, body: bytes, content_type: str | None, accept: str | None) -> Reply:
+    """One call through the shipped transform_fn in this process (no worker, no Flask)."""
+    result = loaded.handlers.transform_fn(loaded.model, body, content_type, accept)
+    if isinstance(result, tuple):  # (body, mimetype), which the worker also accepts
+        data, mimetype = result
+        return Reply(200, data.encode() if isinstance(data, str) else data, mimetype)
+    return Reply(result.status_code, result.get_data(), result.mimetype)

@@ -1,0 +1,142 @@
+"""The typed parameters: what the rest of the bundle reads once params are valid, and the problem type."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+from bundle.errors import BundleError
+from bundle.params.schema import SERVERLESS
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str  # dotted, e.g. "autoscaling.min_capacity"; "(root)" for the document itself
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class InvalidParams(BundleError):
+    def __init__(self, problems: list[Problem], source: str = "params"):
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{source} are invalid ({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n{lines}")
+
+
+@dataclass(frozen=True)
+class Autoscaling:
+    enabled: bool
+    min_capacity: int
+    max_capacity: int
+    target_invocations_per_instance: float
+    scale_in_cooldown: int
+    scale_out_cooldown: int
+
+
+@dataclass(frozen=True)
+class Serverless:
+    memory_size_mb: int
+    max_concurrency: int
+    provisioned_concurrency: int  # 0: on demand only
+
+
+@dataclass(frozen=True)
+class Deployment:
+    strategy: str  # ALL_AT_ONCE | CANARY | LINEAR
+    canary_size_percent: int
+    linear_step_percent: int
+    wait_interval_seconds: int
+    termination_wait_seconds: int
+    maximum_execution_timeout_seconds: int
+    auto_rollback: bool
+
+    @property
+    def baking_periods(self) -> int:
+        """How many times SageMaker waits wait_interval_seconds in one rollout: one per traffic shift."""
+        if self.strategy == "CANARY":
+            return 2
+        if self.strategy == "LINEAR":
+            return -(-100 // self.linear_step_percent)  # ceil: the last step may be smaller
+        return 1
+
+    @property
+    def total_wait_seconds(self) -> int:
+        return self.baking_periods * self.wait_interval_seconds + self.termination_wait_seconds
+
+
+@dataclass(frozen=True)
+class Alarms:
+    period_seconds: int
+    evaluation_periods: int
+    invocation_5xx_threshold: int
+    model_latency_percentile: str
+    model_latency_threshold_ms: float
+    email: str
+    topic_arn: str
+
+    @property
+    def window_seconds(self) -> int:
+        """The shortest time in which an alarm can go from OK to ALARM."""
+        return self.period_seconds * self.evaluation_periods
+
+
+@dataclass(frozen=True)
+class DataCapture:
+    enabled: bool
+    sampling_percentage: int
+    destination_s3_uri: str  # "" = the bundle's bucket
+    kms_key_arn: str
+
+
+@dataclass(frozen=True)
+class Vpc:
+    subnet_ids: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.subnet_ids)
+
+
+@dataclass(frozen=True)
+class Params:
+    endpoint_name: str
+    deployment_mode: str  # realtime | serverless
+    model_source: str
+    custom_model_s3_uri: str
+    serving_image_version: str
+    instance_type: str | None  # None when serverless
+    initial_instance_count: int | None  # None when serverless
+    variant_name: str
+    autoscaling: Autoscaling  # enabled is False when serverless
+    serverless: Serverless | None  # None when realtime
+    deployment: Deployment
+    alarms: Alarms
+    data_capture: DataCapture  # enabled is False when serverless
+    enable_network_isolation: bool
+    kms_key_arn: str
+    vpc: Vpc
+    tags: dict[str, str]
+    document: dict  # the validated document with every default that applies filled in: the guide's `params`
+    delete_bucket_on_destroy: bool = False  # False: Pulumi never deletes the bundle's bucket (it may hold captured data)
+
+    @property
+    def builds_poc_model(self) -> bool:
+        return self.model_source == "poc-sklearn"
+
+    @property
+    def is_serverless(self) -> bool:
+        return self.deployment_mode == SERVERLESS
+
+    @property
+    def captures_into_bundle_bucket(self) -> bool:
+        return self.data_capture.enabled and not self.data_capture.destination_s3_uri
+
+    @property
+    def needs_bucket(self) -> bool:
+        """The bundle's bucket holds the POC artifact and, unless told otherwise, captured data."""
+        return self.builds_poc_model or self.captures_into_bundle_bucket
+
+
+# --- defaults and validation --------------------------------------------------------------------

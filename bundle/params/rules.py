@@ -1,0 +1,223 @@
+"""Validation: the schema's rules and the cross-field rules it cannot express, every problem at once with its path.
+
+Messages use JSON's words (true, null, object), suggest the nearest known key for an unknown one, and name
+each problem once. `validate` returns the typed `Params` or raises `InvalidParams` listing every problem.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+
+import jsonschema
+
+from bundle.params.model import Alarms, Autoscaling, DataCapture, Deployment, InvalidParams, Params, Problem, Serverless, Vpc
+from bundle.params.schema import MODES_KEY, REALTIME, SERVERLESS, document_with_defaults, load_schema, with_defaults
+
+
+def _path(parts) -> str:
+    return ".".join(str(p) for p in parts) or "(root)"
+
+
+JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number", type(None): "null"}
+
+
+def as_json(value: Any) -> str:
+    """A value as the user wrote it in JSON (true, null, "text"), not as Python prints it (True, None, 'text')."""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def json_type(value: Any) -> str:
+    return JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _unknown_keys(unknown: list[str], known: list[str]) -> str:
+    """`unknown parameter "x" (did you mean "y"?)`: the nearest known key, by difflib's similarity."""
+    parts = []
+    for key in unknown:
+        near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        parts.append(as_json(key) + (f" (did you mean {as_json(near[0])}?)" if near else ""))
+    return f"unknown parameter {', '.join(parts)}"
+
+
+def _schema_problem(error: jsonschema.ValidationError) -> Problem:
+    """jsonschema's message, unless the schema states the rule in words (`x-rule`) or the choices are consts."""
+    rule = error.schema.get("x-rule") if isinstance(error.schema, dict) else None
+    if error.validator == "additionalProperties":
+        known = list(error.schema.get("properties", {}))
+        rule = _unknown_keys(sorted(set(error.instance) - set(known)), known)
+    elif error.validator in ("oneOf", "anyOf") and not rule:
+        choices = [s.get("const") for s in error.validator_value if isinstance(s, dict) and "const" in s]
+        if len(choices) == len(error.validator_value):
+            rule = f"must be one of {as_json(choices)}"
+    if rule and not isinstance(error.instance, (dict, list)) and error.validator != "additionalProperties":
+        rule = f"{rule} (got {as_json(error.instance)})"
+    if not rule:
+        rule = error.message
+        if error.validator == "type":  # jsonschema prints the instance the Python way: True, None, {'a': 1}
+            value = error.instance
+            rule = f"must be {_json_words(error.validator_value)}, got {as_json(value)}"
+            if value is not None and not isinstance(value, bool):
+                rule += f" ({_json_words(json_type(value))})"
+        elif not isinstance(error.instance, (dict, list)) and rule.startswith(repr(error.instance)):
+            rule = as_json(error.instance) + rule[len(repr(error.instance)) :]
+    return Problem(_path(error.absolute_path), rule)
+
+
+def _json_words(types: Any) -> str:
+    names = [types] if isinstance(types, str) else list(types)
+    return " or ".join(("an " if n[0] in "aeiou" else "a ") + n for n in names)
+
+
+def _errors(validator: jsonschema.protocols.Validator, document: dict):
+    """Leaf errors: an if/then failure is reported by the keyword inside `then` that failed."""
+    for error in validator.iter_errors(document):
+        if error.validator == "allOf" or (error.context and error.validator not in ("oneOf", "anyOf")):
+            yield from error.context
+        else:
+            yield error
+
+
+def cross_field_problems(document: dict) -> list[Problem]:
+    """The rules JSON Schema cannot state: comparisons between fields."""
+    problems: list[Problem] = []
+    problems += _rollout_problems(document)
+    serverless = document.get("serverless", {})
+    provisioned, most = serverless.get("provisioned_concurrency"), serverless.get("max_concurrency")
+    if _ints(provisioned, most) and provisioned > most:
+        problems.append(
+            Problem(
+                "serverless.provisioned_concurrency",
+                f"provisioned_concurrency {provisioned} is greater than max_concurrency {most}: lower it, or raise serverless.max_concurrency",
+            )
+        )
+    scaling = document.get("autoscaling", {})
+    initial = document.get("initial_instance_count")
+    low, high = scaling.get("min_capacity"), scaling.get("max_capacity")
+    if scaling.get("enabled") is True and all(isinstance(v, int) for v in (initial, low, high)):
+        if low > high:
+            problems.append(Problem("autoscaling.min_capacity", f"min_capacity {low} is greater than max_capacity {high}"))
+        elif not low <= initial <= high:
+            problems.append(
+                Problem(
+                    "initial_instance_count",
+                    f"initial_instance_count {initial} is outside the autoscaling range [{low}, {high}]: "
+                    "every update resets the variant to this count, so it must satisfy min <= initial <= max",
+                )
+            )
+    vpc = document.get("vpc", {})
+    subnets, groups = vpc.get("subnet_ids", []), vpc.get("security_group_ids", [])
+    if isinstance(subnets, list) and isinstance(groups, list) and bool(subnets) != bool(groups):
+        missing = "security_group_ids" if subnets else "subnet_ids"
+        problems.append(Problem(f"vpc.{missing}", "a VPC needs both subnet_ids and security_group_ids (or neither)"))
+    return problems
+
+
+def _ints(*values) -> bool:
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+
+
+def _rollout_problems(document: dict) -> list[Problem]:
+    """Guardrail settings that AWS would refuse, or that would make the rollback unable to happen."""
+    problems: list[Problem] = []
+    rollout, alarms = document.get("deployment", {}), document.get("alarms", {})
+    strategy, count = rollout.get("strategy"), document.get("initial_instance_count")
+    if strategy in ("CANARY", "LINEAR") and _ints(count) and count < 2:
+        problems.append(
+            Problem(
+                "deployment.strategy",
+                f"{strategy} shifts traffic a share of the fleet's instances at a time, which needs at least 2 instances "
+                f"(initial_instance_count is {count}): use ALL_AT_ONCE, or set initial_instance_count to 2 or more",
+            )
+        )
+    keys = ("wait_interval_seconds", "termination_wait_seconds", "maximum_execution_timeout_seconds", "canary_size_percent", "linear_step_percent")
+    if strategy in ("ALL_AT_ONCE", "CANARY", "LINEAR") and _ints(*(rollout.get(k) for k in keys)):
+        settings = Deployment(strategy=strategy, auto_rollback=bool(rollout.get("auto_rollback")), **{k: rollout[k] for k in keys})
+        timeout = settings.maximum_execution_timeout_seconds
+        if timeout <= settings.total_wait_seconds:
+            problems.append(
+                Problem(
+                    "deployment.maximum_execution_timeout_seconds",
+                    f"maximum_execution_timeout_seconds {timeout} must exceed the rollout's waiting: {settings.baking_periods} "
+                    f"baking period(s) of {settings.wait_interval_seconds} s plus a termination wait of "
+                    f"{settings.termination_wait_seconds} s = {settings.total_wait_seconds} s, and leave time to provision the new fleet",
+                )
+            )
+        period, periods = alarms.get("period_seconds"), alarms.get("evaluation_periods")
+        if settings.auto_rollback and _ints(period, periods) and settings.wait_interval_seconds < period * periods:
+            problems.append(
+                Problem(
+                    "deployment.wait_interval_seconds",
+                    f"a baking period of {settings.wait_interval_seconds} s is shorter than the alarms' window "
+                    f"(alarms.period_seconds {period} x alarms.evaluation_periods {periods} = {period * periods} s): no alarm "
+                    "could fire before the rollout moves on, so nothing would roll back; raise wait_interval_seconds or shorten the alarms",
+                )
+            )
+    return problems
+
+
+def problems_in(raw: Any, schema: dict | None = None) -> list[Problem]:
+    schema = schema or load_schema()
+    if not isinstance(raw, dict):
+        return [Problem("(root)", f"params must be a JSON object, got a JSON {json_type(raw)}")]
+    document = document_with_defaults(schema, raw)
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    found = [_schema_problem(e) for e in _errors(validator, document)]
+    if document.get("deployment_mode") not in (REALTIME, SERVERLESS):
+        # An unknown mode is the one problem: which keys belong to which mode cannot be judged without it.
+        moded = {k for k, sub in schema["properties"].items() if MODES_KEY in sub} | {SERVERLESS}
+        found = [p for p in found if p.path.split(".")[0] not in moded]
+    # A field already wrong on its own is not compared with others: one problem, one message.
+    found += [p for p in cross_field_problems(document) if p.path not in {f.path for f in found}]
+    found += aws_limit_problems(document, found)
+    unique = {(p.path, p.message): p for p in found}
+    return sorted(unique.values(), key=lambda p: (p.path, p.message))
+
+
+def aws_limit_problems(document: dict, found: list[Problem]) -> list[Problem]:
+    """What AWS itself would refuse (bundle/params/aws_limits.py: botocore's service models): checked once the params are
+    valid on their own, except non-finite numbers, which are always named."""
+    from bundle.params import aws_limits
+
+    if found:
+        return [Problem(path, "must be a finite number") for path in aws_limits.non_finite_numbers(document)]
+    return [Problem(field, message) for field, message in aws_limits.problems(document)]
+
+
+def validate(raw: Any, source: str = "params") -> Params:
+    """Defaults filled from the schema, then every rule checked: a Params, or InvalidParams naming each problem."""
+    schema = load_schema()
+    found = problems_in(raw, schema)
+    if found:
+        raise InvalidParams(found, source)
+    d = document_with_defaults(schema, raw)
+    # What does not apply to the mode is absent from `d`: the typed view gets its off state (defaults, disabled).
+    off = with_defaults(schema, {"vpc": {}, "autoscaling": {}, "data_capture": {}})
+    serverless = d["deployment_mode"] == SERVERLESS
+    return Params(
+        endpoint_name=d["endpoint_name"],
+        deployment_mode=d["deployment_mode"],
+        model_source=d["model_source"],
+        custom_model_s3_uri=d["custom_model_s3_uri"],
+        serving_image_version=d["serving_image_version"],
+        instance_type=d.get("instance_type"),
+        initial_instance_count=d.get("initial_instance_count"),
+        variant_name=d["variant_name"],
+        autoscaling=Autoscaling(**{**d.get("autoscaling", off["autoscaling"]), **({"enabled": False} if serverless else {})}),
+        serverless=Serverless(**d["serverless"]) if serverless else None,
+        deployment=Deployment(**d["deployment"]),
+        alarms=Alarms(**d["alarms"]),
+        data_capture=DataCapture(**d.get("data_capture", off["data_capture"])),
+        enable_network_isolation=d.get("enable_network_isolation", False),
+        kms_key_arn=d["kms_key_arn"],
+        vpc=Vpc(*(tuple(d.get("vpc", off["vpc"])[k]) for k in ("subnet_ids", "security_group_ids"))),
+        tags=dict(d["tags"]),
+        document=d,
+        delete_bucket_on_destroy=d["delete_bucket_on_destroy"],
+    )
+
+
+# --- sources -------------------------------------------------------------------------------------

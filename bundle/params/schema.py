@@ -1,0 +1,72 @@
+"""`params.schema.json`: loading it, filling its defaults (mode-aware), and coercing Pulumi config strings to its types."""
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+
+from bundle.paths import SCHEMA_PATH
+
+
+
+# A property marked with the modes it applies to gets no default in the other mode, so that a key the
+# user did set there can be told apart from a default (the schema then names it as not applicable).
+MODES_KEY = "x-deployment-modes"
+REALTIME, SERVERLESS = "realtime", "serverless"
+
+
+
+def load_schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+
+def with_defaults(schema: dict, value: Any, mode: str | None = None) -> Any:
+    """Fill the schema's `default`s into objects, recursively (jsonschema validates, it does not fill).
+
+    With a deployment `mode`, properties marked for other modes get no default: what is left is what the user set.
+    """
+    if schema.get("type") != "object" or not isinstance(value, dict):
+        return value
+    filled = dict(value)
+    for key, subschema in schema.get("properties", {}).items():
+        applies = mode is None or mode in subschema.get(MODES_KEY, [mode])
+        if key not in filled and "default" in subschema and applies:
+            filled[key] = copy.deepcopy(subschema["default"])
+        if key in filled:
+            filled[key] = with_defaults(subschema, filled[key])
+    return filled
+
+
+def document_with_defaults(schema: dict, raw: dict) -> dict:
+    """The params document as validated: defaults filled for the chosen deployment mode only."""
+    mode = raw.get("deployment_mode", schema["properties"]["deployment_mode"]["default"])
+    return with_defaults(schema, raw, mode if mode in (REALTIME, SERVERLESS) else None)
+
+
+
+def coerce_to_schema(schema: dict, value: Any) -> Any:
+    """Pulumi config holds strings ('4', 'true'); turn them into the schema's type where they parse."""
+    kind = schema.get("type")
+    if kind == "object" and isinstance(value, dict):
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties") if isinstance(schema.get("additionalProperties"), dict) else {}
+        return {k: coerce_to_schema(properties.get(k, extra), v) for k, v in value.items()}
+    if kind == "array" and isinstance(value, list):
+        return [coerce_to_schema(schema.get("items", {}), v) for v in value]
+    if isinstance(value, str) and kind in ("integer", "number", "boolean"):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value
+        if kind == "boolean" and isinstance(parsed, bool):
+            return parsed
+        if kind in ("integer", "number") and isinstance(parsed, (int, float)) and not isinstance(parsed, bool):
+            return parsed
+    if kind in ("object", "array") and isinstance(value, str):
+        try:
+            return coerce_to_schema(schema, json.loads(value))
+        except ValueError:
+            return value
+    return value
