@@ -4,7 +4,7 @@ Name, description and version come from pyproject.toml; `params` is params.schem
 document), `connections` and `artifacts` embed schemas/connections.schema.json and
 schemas/artifacts/endpoint.schema.json, `metadata` schemas/metadata.schema.json; `ui` puts the
 common fields first; `steps` says how the bundle runs. `python -m bundle manifest --write` writes it;
-tests/test_manifest.py fails when the checked-in file differs from a fresh generation. The output is
+tests/catalog/test_manifest.py fails when the checked-in file differs from a fresh generation. The output is
 byte-stable: keys keep the sources' order and PyYAML's dump is deterministic.
 """
 from __future__ import annotations
