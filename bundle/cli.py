@@ -298,6 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-goal-ms", type=float, default=50.0, help="p99 latency a sustainable step must meet (default 50)")
     p.add_argument("--ramp", default="1,2,4,8,16", help="concurrent clients per step (default 1,2,4,8,16)")
     p.add_argument("--duration-per-step", type=float, default=20.0, help="seconds per step (default 20)")
+    p.add_argument(
+        "--max-requests-per-step", type=int, default=100_000, help="a step also ends after this many requests (default 100000; at least 20)"
+    )
     p.add_argument("--safety-factor", type=float, default=0.5, help="target = factor x max sustainable rate (default 0.5)")
     p.add_argument("--instance-count", type=int, default=1, help="instances behind the endpoint: rates are divided by it")
     p.add_argument("--body", type=Path, help="request body to send, as your clients do (default: the guide's 3-row JSON)")

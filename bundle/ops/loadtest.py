@@ -100,6 +100,8 @@ def validate(config: LoadTestConfig) -> None:
         raise BundleError("--endpoint needs an endpoint name")
     if not config.ramp or any(c < 1 or c > MAX_CONCURRENCY for c in config.ramp):
         raise BundleError(f"--ramp needs concurrencies between 1 and {MAX_CONCURRENCY}, e.g. 1,2,4,8,16; got {list(config.ramp)}")
+    if config.max_requests_per_step < MIN_SAMPLES:
+        raise BundleError(f"--max-requests-per-step must be at least {MIN_SAMPLES} (fewer make a p99 meaningless); got {config.max_requests_per_step}")
     if not 0 < config.duration_per_step_s <= MAX_STEP_SECONDS:
         raise BundleError(f"--duration-per-step must be above 0 and at most {MAX_STEP_SECONDS:.0f} s; got {config.duration_per_step_s}")
     if not 0 < config.safety_factor <= 1:
@@ -308,6 +310,7 @@ def main(args) -> int:
         latency_goal_ms=args.latency_goal_ms,
         ramp=parse_ramp(args.ramp),
         duration_per_step_s=args.duration_per_step,
+        max_requests_per_step=args.max_requests_per_step,
         safety_factor=args.safety_factor,
         instance_count=args.instance_count,
         content_type=args.content_type,

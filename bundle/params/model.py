@@ -1,27 +1,16 @@
-"""The typed parameters: what the rest of the bundle reads once params are valid, and the problem type."""
+"""The typed parameters: what the rest of the bundle reads once params are valid, and the error that lists their problems."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 
-from bundle.errors import BundleError
+from bundle.errors import InvalidInputs, Problem
 from bundle.params.schema import SERVERLESS
 
 
-@dataclass(frozen=True)
-class Problem:
-    path: str  # dotted, e.g. "autoscaling.min_capacity"; "(root)" for the document itself
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
-
-
-class InvalidParams(BundleError):
+class InvalidParams(InvalidInputs):
     def __init__(self, problems: list[Problem], source: str = "params"):
-        self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{source} are invalid ({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n{lines}")
+        super().__init__(problems, source)
 
 
 @dataclass(frozen=True)
