@@ -154,6 +154,12 @@ class ImageWorker:
                 time.sleep(0.05)
         pool.close()
 
+    def worker_pids(self) -> list[int]:
+        """The gunicorn workers' process ids (the master only supervises them)."""
+        import psutil
+
+        return [child.pid for child in psutil.Process(self._process.pid).children()]
+
     def stop(self) -> None:
         if self._process is None or self._process.poll() is not None:
             return
