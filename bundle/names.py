@@ -68,6 +68,7 @@ def alarm_topic_name(endpoint_name: str) -> str:
 
 # --- asynchronous inference (deployment_mode async) ---------------------------------------------------
 # Where requests, answers and failures live in the bundle's bucket when the params name no other place.
+BATCH_PREFIXES = {"input": "batch/input", "output": "batch/output"}  # batch transform, likewise
 ASYNC_PREFIXES = {"input": "async-inference/input", "output": "async-inference/output", "failure": "async-inference/failures"}
 BACKLOG_METRIC = "ApproximateBacklogSizePerInstance"  # async endpoints publish no invocations per instance
 

@@ -7,6 +7,7 @@ function in its own module that takes the narrow settings it needs:
   model.py          the model's data (the uploaded POC artifact, or the user's archive) and the SageMaker Model
   capture.py        where captured requests land, and with which key
   async_inference.py  async requests and results: their S3 prefixes, notification topics, the role's grants for them
+  batch_transform.py  where transform jobs (run as the Model's role) may read and write
   iam.py            the execution role, least privilege
   endpoint.py       the endpoint configuration and the endpoint
   rollout.py        blue/green guardrails, and autoscaling kept out of UpdateEndpoint's way
@@ -25,7 +26,7 @@ import pulumi
 import pulumi_aws as aws
 
 from bundle.artifact.image import REPOSITORY, serving_image
-from bundle.deploy import async_inference, capture, endpoint, iam, model, observability, scaling, storage
+from bundle.deploy import async_inference, batch_transform, capture, endpoint, iam, model, observability, scaling, storage
 from bundle.deploy.hook_identity import ProviderSettings
 from bundle.deploy.model import ModelArtifact
 from bundle.deploy.rollout import endpoint_options, scaling_hook
@@ -79,6 +80,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     autoscaling: scaling.VariantScaling | None
     async_locations: async_inference.AsyncLocations | None  # deployment_mode async
     async_topics: async_inference.AsyncTopics | None
+    batch_locations: batch_transform.BatchLocations | None  # batch_transform.enabled
 
     def __init__(self, name: str, args: EndpointArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(COMPONENT_TYPE, name, None, opts)
@@ -115,6 +117,9 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             else None
         )
 
+        # Batch transform jobs run as the Model's role: where they may read and write.
+        self.batch_locations = batch_transform.locations(p.batch_transform, self.bucket_name) if p.batch_transform.enabled else None
+
         # Who the endpoint runs as, and what it serves.
         self.execution = iam.create_execution_role(
             iam.RoleGrants(p.endpoint_name, p.kms_key_arn, captured.key, p.vpc),
@@ -124,6 +129,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             tags,
             self,
             asynchronous=async_grants,
+            batch=pulumi.Output.from_input(vars(self.batch_locations)) if self.batch_locations else None,
         )
         self.model = model.create_model(
             model.ModelSettings(

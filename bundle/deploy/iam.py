@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from bundle.artifact.image import REPOSITORY
-from bundle.deploy import async_inference
+from bundle.deploy import async_inference, batch_transform
 from bundle.names import SAGEMAKER_TRUST_POLICY, log_group_name, logical_name, split_s3_uri
 from bundle.params.model import Vpc
 
@@ -37,6 +37,7 @@ def create_execution_role(
     tags: dict,
     parent: pulumi.Resource,
     asynchronous: pulumi.Output[dict] | None = None,  # async: {"input", "output", "failure", "topics"}
+    batch: pulumi.Output[dict] | None = None,  # batch_transform.enabled: {"input", "output"}
 ) -> ExecutionRole:
     child = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(
@@ -54,6 +55,7 @@ def create_execution_role(
         registry=environment.image.registry_id,
         capture=capture_prefix,
         **({"asynchronous": asynchronous} if asynchronous is not None else {}),
+        **({"batch": batch} if batch is not None else {}),
     ).apply(lambda v: json.dumps(execution_policy(grants, **v), sort_keys=True))
     policy = aws.iam.RolePolicy(logical_name(grants.endpoint_name, "execution", limit=128), role=role.id, policy=document, opts=child)
     return ExecutionRole(role, policy)
@@ -68,6 +70,7 @@ def execution_policy(
     registry: str,
     capture: str | None = None,
     asynchronous: dict | None = None,
+    batch: dict | None = None,
 ) -> dict:
     """The endpoint role's only permissions: read the model, pull the image, write its logs and metrics and,
     with data capture, write objects under `capture` (s3://bucket/prefix/<endpoint>/) only; with async inference, read
@@ -114,6 +117,8 @@ def execution_policy(
             )
     if asynchronous is not None:
         statements += async_inference.role_statements(asynchronous, partition, grants.kms_key_arn)
+    if batch is not None:
+        statements += batch_transform.role_statements(batch, partition, grants.kms_key_arn)
     if grants.vpc.enabled:
         statements += vpc_statements(grants.vpc, region, account, partition)
     return {"Version": "2012-10-17", "Statement": statements}

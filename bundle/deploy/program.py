@@ -85,6 +85,8 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
             else None
         ),
         **({"async_inference": async_outputs(params, endpoint)} if params.is_async else {}),
+        # Where `python -m bundle batch` reads and writes by default (batch_transform.enabled only).
+        **({"batch_transform": {"input_location": endpoint.batch_locations.input, "output_location": endpoint.batch_locations.output}} if endpoint.batch_locations else {}),
     }
 
 

@@ -61,6 +61,17 @@ class AsyncInference:
 
 
 @dataclass(frozen=True)
+class BatchTransform:
+    enabled: bool
+    input_s3_uri: str  # "" = the bundle's bucket under batch/input
+    output_s3_uri: str  # "" = the bundle's bucket under batch/output
+
+    @property
+    def uses_bundle_bucket(self) -> bool:
+        return self.enabled and not (self.input_s3_uri and self.output_s3_uri)
+
+
+@dataclass(frozen=True)
 class Deployment:
     strategy: str  # ALL_AT_ONCE | CANARY | LINEAR
     canary_size_percent: int
@@ -140,6 +151,7 @@ class Params:
     document: dict  # the validated document with every default that applies filled in: the guide's `params`
     delete_bucket_on_destroy: bool = False  # False: Pulumi never deletes the bundle's bucket (it may hold captured data)
     async_inference: AsyncInference | None = None  # None unless deployment_mode async
+    batch_transform: BatchTransform = BatchTransform(False, "", "")
 
     @property
     def builds_poc_model(self) -> bool:
@@ -161,7 +173,7 @@ class Params:
     def needs_bucket(self) -> bool:
         """The bundle's bucket holds the POC artifact and, unless told otherwise, captured data and async requests."""
         async_in_bucket = self.async_inference is not None and self.async_inference.uses_bundle_bucket
-        return self.builds_poc_model or self.captures_into_bundle_bucket or async_in_bucket
+        return self.builds_poc_model or self.captures_into_bundle_bucket or async_in_bucket or self.batch_transform.uses_bundle_bucket
 
 
 # --- defaults and validation --------------------------------------------------------------------

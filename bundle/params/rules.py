@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 
-from bundle.params.model import Alarms, AsyncInference, Autoscaling, DataCapture, Deployment, InvalidParams, Params, Problem, Serverless, Vpc
+from bundle.params.model import Alarms, AsyncInference, Autoscaling, BatchTransform, DataCapture, Deployment, InvalidParams, Params, Problem, Serverless, Vpc
 from bundle.params.schema import ASYNC, MODES, MODES_KEY, SERVERLESS, document_with_defaults, load_schema, with_defaults
 
 
@@ -209,6 +209,7 @@ def validate(raw: Any, source: str = "params") -> Params:
         autoscaling=Autoscaling(**{**d.get("autoscaling", off["autoscaling"]), **({"enabled": False} if serverless else {})}),
         serverless=Serverless(**d["serverless"]) if serverless else None,
         async_inference=AsyncInference(**d["async_inference"]) if d["deployment_mode"] == ASYNC else None,
+        batch_transform=BatchTransform(**d["batch_transform"]),
         deployment=Deployment(**d["deployment"]),
         alarms=Alarms(**d["alarms"]),
         data_capture=DataCapture(**d.get("data_capture", off["data_capture"])),

@@ -225,3 +225,16 @@ def test_the_bucket_gains_a_lifecycle_rule_aborting_incomplete_uploads_and_nothi
         assert lifecycle.options["retainOnDelete"] is True, "kept with the bucket"
     bucket = evaluate(validate({})).one(BUCKET)
     assert set(bucket.inputs) == {"forceDestroy", "tags"}, "the bucket's own inputs are untouched: it is never replaced"
+
+
+def test_batch_transform_grants_the_models_role_its_two_prefixes_only_when_enabled():
+    enabled = evaluate(validate({"batch_transform": {"enabled": True}}))
+    bucket = enabled.outputs["bucket"]
+    found = statements(enabled)
+    assert found["ReadBatchInput"]["Resource"] == [f"arn:aws:s3:::{bucket}/batch/input/*"]
+    assert found["ListBatchInput"]["Condition"] == {"StringLike": {"s3:prefix": ["batch/input/*", "batch/input"]}}
+    assert found["WriteBatchOutput"]["Action"] == ["s3:AbortMultipartUpload", "s3:PutObject"]
+    assert found["WriteBatchOutput"]["Resource"] == [f"arn:aws:s3:::{bucket}/batch/output/*"]
+    assert enabled.outputs["batch_transform"] == {"input_location": f"s3://{bucket}/batch/input", "output_location": f"s3://{bucket}/batch/output"}
+    off = evaluate(validate({}))
+    assert not any("Batch" in sid for sid in statements(off)) and "batch_transform" not in off.outputs
