@@ -41,9 +41,11 @@ SCENARIOS = {
     "serverless": {"deployment_mode": "serverless", "serverless": {"memory_size_mb": 3072, "provisioned_concurrency": 2}},
 }
 RENDERED = {}
+PLANS = {}
 for _name, _raw in SCENARIOS.items():
     _params = validate(_raw)
-    _outputs = evaluate(_params).outputs
+    PLANS[_name] = evaluate(_params)
+    _outputs = PLANS[_name].outputs
     RENDERED[_name] = (_params, _outputs, render(guide_context(_params, _outputs)))
 
 
@@ -149,7 +151,7 @@ def deployments(artifact):
             for other in active.values():
                 other.__exit__(None, None, None)
             active.clear()
-            active[name] = EmulatedDeployment(RENDERED[name][1], artifact.path).__enter__()
+            active[name] = EmulatedDeployment(PLANS[name], artifact.path).__enter__()
         return active[name]
 
     yield get
