@@ -337,12 +337,12 @@ class _FrontServer(ThreadingHTTPServer):
         )
 
 
-def _async_invocations(server: _FrontServer, config, region: str | None):
+def _async_invocations(server: _FrontServer, config, region: str | None, s3_endpoint_url: str | None):
     from bundle.local.async_front import AsyncInvocations
     from bundle.ops import aws
 
     where = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    return AsyncInvocations(config, server.forward, lambda: aws.client("s3", where, max_attempts=2))
+    return AsyncInvocations(config, server.forward, lambda: aws.client("s3", where, endpoint_url=s3_endpoint_url, max_attempts=2))
 
 
 def is_loopback(host: str) -> bool:
@@ -367,6 +367,7 @@ class LocalEndpoint:
         timeout: int = MODEL_SERVER_TIMEOUT,
         async_config=None,  # bundle.local.async_front.AsyncConfig: answer InvokeEndpointAsync instead of InvokeEndpoint
         region: str | None = None,  # where the async front's S3 is (default AWS_REGION, else us-east-1)
+        s3_endpoint_url: str | None = None,  # the async front's S3 (default: boto3's, AWS_ENDPOINT_URL honoured)
     ):
         if not 0 <= port <= 65535:
             raise BundleError(f"port {port} is not a TCP port (0 to 65535)")
@@ -388,7 +389,7 @@ class LocalEndpoint:
             self._scratch.cleanup()
             raise BundleError(f"cannot listen on {host}:{port}: {e.strerror}") from None
         if async_config is not None:
-            self._server.async_invocations = _async_invocations(self._server, async_config, region)
+            self._server.async_invocations = _async_invocations(self._server, async_config, region, s3_endpoint_url)
         self._thread: threading.Thread | None = None
 
     @property
