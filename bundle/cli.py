@@ -25,8 +25,9 @@ def cmd_serve(args) -> int:
 
     path = args.artifact or _default_artifact_path()
     endpoint = LocalEndpoint(
-        path, args.host, args.port, endpoint_name=args.endpoint_name, access_log=args.access_log, workers=args.workers, timeout=args.timeout
-    )
+        path, args.host, args.port, endpoint_name=args.endpoint_name, access_log=args.access_log, workers=args.workers, timeout=args.timeout,
+        async_config=_async_config(args),
+    )  # fmt: skip
 
     def stop(signum, frame):  # shutdown() waits for serve_forever, so call it from another thread
         threading.Thread(target=endpoint.shutdown, daemon=True).start()
@@ -37,6 +38,17 @@ def cmd_serve(args) -> int:
     endpoint.serve_forever()
     print(json.dumps({"status": "stopped"}), flush=True)
     return 0
+
+
+def _async_config(args):
+    """serve --async-output/--async-failure: answer InvokeEndpointAsync (issue 13) instead of InvokeEndpoint."""
+    if not (args.async_output or args.async_failure):
+        return None
+    if not (args.async_output and args.async_failure):
+        raise BundleError("an asynchronous endpoint needs both --async-output and --async-failure (s3://bucket/prefix)")
+    from bundle.local.async_front import AsyncConfig
+
+    return AsyncConfig(args.async_output, args.async_failure, args.async_concurrency)
 
 
 def cmd_demo(args) -> int:
@@ -224,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=_positive, default=os.cpu_count() or 1, help="gunicorn workers, as SAGEMAKER_MODEL_SERVER_WORKERS (default: one per CPU, as the image)"
     )
     p.add_argument("--timeout", type=_positive, default=60, help="model server timeout in seconds, as SAGEMAKER_MODEL_SERVER_TIMEOUT (default 60)")
+    # Asynchronous inference (issue 13): the front answers InvokeEndpointAsync, reading and writing S3.
+    p.add_argument("--async-output", help="serve as an asynchronous endpoint: s3://bucket/prefix for answers (S3OutputPath)")
+    p.add_argument("--async-failure", help="with --async-output: s3://bucket/prefix for errors (S3FailurePath)")
+    p.add_argument("--async-concurrency", type=_positive, default=2, help="requests processed at once (MaxConcurrentInvocationsPerInstance; default 2)")
     p.set_defaults(run=cmd_serve)
 
     p = commands.add_parser("validate", help="check a params file against params.schema.json (exit 0 valid, 2 invalid)")
@@ -307,6 +323,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--content-type", default="application/json", help="the body's Content-Type (default application/json)")
     p.add_argument("--json", type=Path, help="also write the steps and the recommendation to this JSON file")
     p.set_defaults(run=cmd_loadtest)
+
+    # Asynchronous inference and batch transform (issue 13).
+    from bundle.ops import batch, invoke_async
+
+    p = commands.add_parser("invoke-async", help="upload a body, InvokeEndpointAsync, wait for the answer and print it")
+    invoke_async.add_arguments(p)
+    p.set_defaults(run=invoke_async.run)
+
+    p = commands.add_parser("batch", help="score S3 files with the stack's model (a transform job), or here with --local")
+    batch.add_arguments(p)
+    p.set_defaults(run=batch.run)
     return parser
 
 

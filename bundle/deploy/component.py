@@ -6,6 +6,8 @@ function in its own module that takes the narrow settings it needs:
   storage.py        the bundle's bucket, hardened and kept (it may hold captured data)
   model.py          the model's data (the uploaded POC artifact, or the user's archive) and the SageMaker Model
   capture.py        where captured requests land, and with which key
+  async_inference.py  async requests and results: their S3 prefixes, notification topics, the role's grants for them
+  batch_transform.py  where transform jobs (run as the Model's role) may read and write
   iam.py            the execution role, least privilege
   endpoint.py       the endpoint configuration and the endpoint
   rollout.py        blue/green guardrails, and autoscaling kept out of UpdateEndpoint's way
@@ -24,7 +26,7 @@ import pulumi
 import pulumi_aws as aws
 
 from bundle.artifact.image import REPOSITORY, serving_image
-from bundle.deploy import capture, endpoint, iam, model, observability, scaling, storage
+from bundle.deploy import async_inference, batch_transform, capture, endpoint, iam, model, observability, scaling, storage
 from bundle.deploy.hook_identity import ProviderSettings
 from bundle.deploy.model import ModelArtifact
 from bundle.deploy.rollout import endpoint_options, scaling_hook
@@ -76,6 +78,9 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     observability: observability.Observability
     endpoint: aws.sagemaker.Endpoint
     autoscaling: scaling.VariantScaling | None
+    async_locations: async_inference.AsyncLocations | None  # deployment_mode async
+    async_topics: async_inference.AsyncTopics | None
+    batch_locations: batch_transform.BatchLocations | None  # batch_transform.enabled
 
     def __init__(self, name: str, args: EndpointArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(COMPONENT_TYPE, name, None, opts)
@@ -100,6 +105,21 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             self.capture_destination.apply(lambda d: capture.landing_prefix(d, p.endpoint_name)) if self.capture_destination else None
         )
 
+        # Asynchronous inference: where requests are read and results written, who is notified.
+        asynchronous = async_inference.AsyncSettings(p.endpoint_name, p.async_inference, p.kms_key_arn) if p.is_async else None
+        self.async_locations = async_inference.locations(asynchronous, self.bucket_name) if asynchronous else None
+        self.async_topics = async_inference.topics(asynchronous, tags, self) if asynchronous else None
+        async_grants = (
+            pulumi.Output.from_input(
+                {**vars(self.async_locations), "topics": pulumi.Output.all(*self.async_topics.arns())}
+            )
+            if asynchronous
+            else None
+        )
+
+        # Batch transform jobs run as the Model's role: where they may read and write.
+        self.batch_locations = batch_transform.locations(p.batch_transform, self.bucket_name) if p.batch_transform.enabled else None
+
         # Who the endpoint runs as, and what it serves.
         self.execution = iam.create_execution_role(
             iam.RoleGrants(p.endpoint_name, p.kms_key_arn, captured.key, p.vpc),
@@ -108,9 +128,16 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             self.environment,
             tags,
             self,
+            asynchronous=async_grants,
+            batch=pulumi.Output.from_input(vars(self.batch_locations)) if self.batch_locations else None,
         )
         self.model = model.create_model(
-            model.ModelSettings(p.endpoint_name, p.enable_network_isolation, p.vpc),
+            model.ModelSettings(
+                p.endpoint_name,
+                p.enable_network_isolation,
+                p.vpc,
+                tuple(async_inference.model_environment(asynchronous).items()) if asynchronous else (),
+            ),
             self.execution.role.arn,
             self.environment.image.registry_path,
             self.model_data,
@@ -126,13 +153,16 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             capture.data_capture_config(captured, self.capture_destination) if self.capture_destination else None,
             tags,
             self,
-            # Captured data lands only in a hardened bucket.
-            depends_on=self.bucket.hardening if self.bucket and captured.into_bundle_bucket else [],
+            # Captured data and async results land only in a hardened bucket.
+            depends_on=self.bucket.hardening if self.bucket and (captured.into_bundle_bucket or asynchronous) else [],
+            async_inference=(
+                async_inference.async_inference_config(asynchronous, self.async_locations, self.async_topics) if asynchronous else None
+            ),
         )
 
         # The alarms first: the endpoint's rollout names them, and SageMaker checks them when an update starts.
         self.observability = observability.create_observability(
-            observability.Watched(p.endpoint_name, p.variant_name, p.alarms, p.serverless),
+            observability.Watched(p.endpoint_name, p.variant_name, p.alarms, p.serverless, p.async_inference),
             self,
             tags,
             self.environment.region,
@@ -143,12 +173,14 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             p.endpoint_name,
             self.config.name,
             p.deployment,
-            self.observability.names.all(),
+            self.observability.rollback_alarm_names(),
             tags,
             endpoint_options(p.deployment_mode, self, self.observability.alarms, hook),
         )
         self.autoscaling = (
-            scaling.create_autoscaling(p.autoscaling, p.endpoint_name, p.variant_name, self.endpoint, self.config.name, self)
+            scaling.create_autoscaling(
+                p.autoscaling, p.endpoint_name, p.variant_name, self.endpoint, self.config.name, self, p.async_inference, tags
+            )
             if p.autoscaling.enabled
             else None
         )

@@ -50,6 +50,7 @@ def create_endpoint_config(
     tags: dict,
     parent: pulumi.Resource,
     depends_on: list[pulumi.Resource],
+    async_inference: aws.sagemaker.EndpointConfigurationAsyncInferenceConfigArgs | None = None,
 ) -> aws.sagemaker.EndpointConfiguration:
     return aws.sagemaker.EndpointConfiguration(
         logical_name(endpoint_name, "config"),
@@ -57,6 +58,7 @@ def create_endpoint_config(
         # Serverless endpoints have no ML storage volume to encrypt.
         kms_key_arn=(kms_key_arn or None) if variant.serverless is None else None,
         data_capture_config=data_capture,
+        async_inference_config=async_inference,
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
     )

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from bundle.names import AlarmNames, alarm_names, alarm_topic_name, dashboard_name, logical_name  # noqa: F401 (re-exported)
+from bundle.names import AlarmNames, AsyncAlarmNames, alarm_names, alarm_topic_name, async_alarm_names, dashboard_name, logical_name  # noqa: F401
+from bundle.params.model import AsyncInference
 from bundle.params.model import Alarms, Serverless
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"  # invocation metrics
@@ -34,6 +35,7 @@ class Watched:
     variant_name: str
     alarms: Alarms
     serverless: Serverless | None  # None: real-time instances
+    asynchronous: AsyncInference | None = None  # deployment_mode async: queue metrics instead of invocations
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,49 @@ class VariantMetrics:
         """The arguments a MetricAlarm on one of the variant's invocation metrics takes."""
         return {"namespace": SAGEMAKER_NAMESPACE, "metric_name": name, "dimensions": self.dimensions}
 
+    # Asynchronous endpoints: per-variant outcomes of queued requests (they publish no Invocations).
+    def invocation_failures(self, **options) -> list:
+        return self.graphed(SAGEMAKER_NAMESPACE, "InvocationFailures", **options)
+
+    def notification_failures(self, **options) -> list:
+        return self.graphed(SAGEMAKER_NAMESPACE, "NotificationFailures", **options)
+
+    def expired_requests(self, **options) -> list:
+        return self.graphed(SAGEMAKER_NAMESPACE, "ExpiredRequests", **options)
+
+
+@dataclass(frozen=True)
+class EndpointQueueMetrics:
+    """An asynchronous endpoint's queue metrics: AWS/SageMaker with the EndpointName dimension only (the queue is the
+    endpoint's, not a variant's). The sibling of VariantMetrics; the scaling policies, the alarms and the dashboard
+    name them only through these."""
+
+    endpoint_name: str
+
+    BACKLOG = "ApproximateBacklogSize"
+    BACKLOG_PER_INSTANCE = "ApproximateBacklogSizePerInstance"
+    OLDEST_REQUEST_AGE = "ApproximateAgeOfOldestRequest"
+    BACKLOG_WITHOUT_CAPACITY = "HasBacklogWithoutCapacity"
+
+    @property
+    def dimensions(self) -> dict[str, str]:
+        return {"EndpointName": self.endpoint_name}
+
+    def graphed(self, name: str, **options) -> list:
+        return [SAGEMAKER_NAMESPACE, name, "EndpointName", self.endpoint_name, options]
+
+    def alarm_source(self, name: str) -> dict:
+        return {"namespace": SAGEMAKER_NAMESPACE, "metric_name": name, "dimensions": self.dimensions}
+
+    def customized_metric(self, name: str, statistic: str = "Average") -> dict:
+        """Application Auto Scaling's CustomizedMetricSpecification (snake_case, as pulumi-aws takes it)."""
+        return {
+            "metric_name": name,
+            "namespace": SAGEMAKER_NAMESPACE,
+            "statistic": statistic,
+            "dimensions": [{"name": k, "value": v} for k, v in self.dimensions.items()],
+        }
+
 
 @dataclass(frozen=True)
 class Observability:
@@ -85,6 +130,12 @@ class Observability:
     topic_arn: pulumi.Output[str] | None
     dashboard: aws.cloudwatch.Dashboard
     dashboard_url: pulumi.Output[str]
+    async_names: AsyncAlarmNames | None = None  # deployment_mode async
+
+    def rollback_alarm_names(self) -> list[str]:
+        """The alarms that can fire because of a new fleet: model errors, latency and, for async, failed requests.
+        Not the queue's: a backlog or an old request (a fleet waking from zero) says nothing of the new model."""
+        return self.names.all() + ([self.async_names.invocation_failures] if self.async_names else [])
 
 
 def create_observability(
@@ -130,16 +181,70 @@ def create_observability(
         evaluate_low_sample_count_percentiles="ignore",
         **common,
     )
+    alarms = [errors, latency]
+    async_names = None
+    if w.asynchronous is not None:
+        async_names = async_alarm_names(w.endpoint_name)
+        alarms += async_alarms(w, async_names, metrics, common)
     dashboard = aws.cloudwatch.Dashboard(
         logical_name(w.endpoint_name, "dashboard"),
         dashboard_name=dashboard_name(w.endpoint_name),
-        dashboard_body=pulumi.Output.all(region, errors.arn, latency.arn).apply(
+        dashboard_body=pulumi.Output.all(region, *(a.arn for a in alarms)).apply(
             lambda v: json.dumps(dashboard_body(w, v[0], list(v[1:])), sort_keys=True)
         ),
         opts=child,
     )
     url = pulumi.Output.all(partition, region).apply(lambda v: dashboard_url(v[0], v[1], dashboard_name(w.endpoint_name)))
-    return Observability([errors, latency], names, topic_arn, dashboard, url)
+    return Observability(alarms, names, topic_arn, dashboard, url, async_names)
+
+
+def async_alarms(w: Watched, names: AsyncAlarmNames, metrics: VariantMetrics, common: dict) -> list[aws.cloudwatch.MetricAlarm]:
+    """An asynchronous endpoint's alarms: requests waiting too long, a backlog the fleet cannot absorb, failed
+    requests (the model's), failed notifications (SNS's). Only invocation failures also roll a deployment back."""
+    queue = EndpointQueueMetrics(w.endpoint_name)
+    a, where = w.asynchronous, f"{w.endpoint_name}/{w.variant_name}"
+    return [
+        aws.cloudwatch.MetricAlarm(
+            logical_name(w.endpoint_name, "alarm-oldest-request"),
+            name=names.oldest_request_age,
+            alarm_description=f"{w.endpoint_name}: a queued request has waited more than {a.oldest_request_age_alarm_seconds} s.",
+            **queue.alarm_source(queue.OLDEST_REQUEST_AGE),
+            statistic="Maximum",
+            comparison_operator="GreaterThanThreshold",
+            threshold=a.oldest_request_age_alarm_seconds,
+            **common,
+        ),
+        aws.cloudwatch.MetricAlarm(
+            logical_name(w.endpoint_name, "alarm-backlog"),
+            name=names.backlog,
+            alarm_description=f"{w.endpoint_name}: {a.backlog_alarm_size} or more requests queued; the fleet cannot keep up.",
+            **queue.alarm_source(queue.BACKLOG),
+            statistic="Average",
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            threshold=a.backlog_alarm_size,
+            **common,
+        ),
+        aws.cloudwatch.MetricAlarm(
+            logical_name(w.endpoint_name, "alarm-failures"),
+            name=names.invocation_failures,
+            alarm_description=f"{where}: failed asynchronous requests (written under the failure path). Rolls back a deployment in progress.",
+            **metrics.alarm_source("InvocationFailures"),
+            statistic="Sum",
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            threshold=w.alarms.invocation_5xx_threshold,
+            **common,
+        ),
+        aws.cloudwatch.MetricAlarm(
+            logical_name(w.endpoint_name, "alarm-notifications"),
+            name=names.notification_failures,
+            alarm_description=f"{where}: SageMaker could not publish result notifications to SNS.",
+            **metrics.alarm_source("NotificationFailures"),
+            statistic="Sum",
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            threshold=1,
+            **common,
+        ),
+    ]
 
 
 def _alarm_topic(w: Watched, tags: dict, child: pulumi.ResourceOptions) -> pulumi.Output[str] | None:
@@ -169,6 +274,40 @@ def dashboard_body(w: Watched, region: str, alarm_arns: list[str]) -> dict:
     stat = w.alarms.model_latency_percentile
     threshold = {"horizontal": [{"label": f"alarm: {w.alarms.invocation_5xx_threshold} per {w.alarms.period_seconds}s", "value": w.alarms.invocation_5xx_threshold}]}
     latency_line = {"horizontal": [{"label": f"alarm: {stat} {w.alarms.model_latency_threshold_ms:g} ms", "value": w.alarms.model_latency_threshold_ms}]}
+    if w.asynchronous is not None:
+        widgets = async_widgets(w, m, region, threshold, latency_line)
+    else:
+        widgets = realtime_widgets(w, m, region, threshold, latency_line, stat)
+    widgets.append({"type": "alarm", "properties": {"title": "Alarms (they roll back a deployment in progress)", "alarms": alarm_arns}})
+    width, height = 12, 6
+    placed = [{**w, "x": (i % 2) * width, "y": (i // 2) * height, "width": width, "height": height} for i, w in enumerate(widgets)]
+    return {"widgets": placed}
+
+
+def async_widgets(w: Watched, m: VariantMetrics, region: str, threshold: dict, latency_line: dict) -> list[dict]:
+    """No Invocations, InvocationsPerInstance or OverheadLatency for async endpoints: the queue and the outcomes instead."""
+    q = EndpointQueueMetrics(w.endpoint_name)
+    stat = w.alarms.model_latency_percentile
+    return [
+        _graph("Backlog: queued requests, and per instance (the scaling metric)", [q.graphed(q.BACKLOG, stat="Average"), q.graphed(q.BACKLOG_PER_INSTANCE, stat="Average")], region),
+        _graph(
+            "Failures: requests (alarmed), notifications; 4XX, 5XX",
+            [m.invocation_failures(stat="Sum"), m.notification_failures(stat="Sum"), m.errors_4xx(stat="Sum"), m.errors_5xx(stat="Sum")],
+            region,
+            annotations=threshold,
+        ),
+        _graph("Latency (ms): model", m.latency_ms("ModelLatency", stat, "model"), region, annotations=latency_line),
+        _graph("Age of the oldest queued request (s)", [q.graphed(q.OLDEST_REQUEST_AGE, stat="Maximum")], region),
+        _graph(
+            "Instances (CPUUtilization samples per minute), and backlog without capacity",
+            [m.instance("CPUUtilization", stat="SampleCount", label="instances"), q.graphed(q.BACKLOG_WITHOUT_CAPACITY, stat="Maximum")],
+            region,
+        ),
+        _graph("CPU and memory (%; CPU is summed over cores)", [m.instance("CPUUtilization", stat="Average"), m.instance("MemoryUtilization", stat="Average")], region),
+    ]
+
+
+def realtime_widgets(w: Watched, m: VariantMetrics, region: str, threshold: dict, latency_line: dict, stat: str) -> list[dict]:
     widgets = [
         _graph("Invocations (per minute)", [m.invocations(stat="Sum")], region),
         _graph("Errors: 4XX (client input), 5XX (model; alarmed)", [m.errors_4xx(stat="Sum"), m.errors_5xx(stat="Sum")], region, annotations=threshold),
@@ -201,7 +340,4 @@ def dashboard_body(w: Watched, region: str, alarm_arns: list[str]) -> dict:
                 region,
             ),
         ]
-    widgets.append({"type": "alarm", "properties": {"title": "Alarms (they roll back a deployment in progress)", "alarms": alarm_arns}})
-    width, height = 12, 6
-    placed = [{**w, "x": (i % 2) * width, "y": (i // 2) * height, "width": width, "height": height} for i, w in enumerate(widgets)]
-    return {"widgets": placed}
+    return widgets

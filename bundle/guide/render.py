@@ -61,6 +61,14 @@ def guide_flags(params: Params, outputs: dict) -> dict[str, Any]:
         # bundle/deploy/storage.py: Pulumi keeps the bucket unless delete_bucket_on_destroy says otherwise.
         "bucket_kept": bool(outputs.get("bucket")) and not params.delete_bucket_on_destroy,
         "bucket_deleted": bool(outputs.get("bucket")) and params.delete_bucket_on_destroy,
+        # Asynchronous inference and batch transform (issue 13): their sections, and the real-time ones they replace.
+        "asynchronous": bool(outputs.get("async_inference")),
+        "synchronous": not outputs.get("async_inference"),
+        "invocation_scaling": autoscaling and not outputs.get("async_inference"),
+        "backlog_scaling": autoscaling and bool(outputs.get("async_inference")),
+        "scale_to_zero": bool((outputs.get("async_inference") or {}).get("scale_to_zero")),
+        "async_topics": bool((outputs.get("async_inference") or {}).get("success_topic_arn") or (outputs.get("async_inference") or {}).get("error_topic_arn")),
+        "batch": bool(outputs.get("batch_transform")),
     }
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from moto.server import ThreadedMotoServer
 
 from bundle.errors import BundleError
+from bundle.local.async_front import AsyncConfig
 from bundle.local.endpoint import LocalEndpoint
 from bundle.local.plan import Evaluation
 from bundle.local.requests import ApiRequest, api_requests
@@ -75,7 +76,11 @@ class EmulatedDeployment:
         self._moto.start()
         # moto's state is per process: start every deployment from an empty account.
         urllib.request.urlopen(urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST"), timeout=10).read()
-        self._local = LocalEndpoint(self.artifact, port=0, endpoint_name=self.endpoint_name).start()
+        # An asynchronous stack's endpoint answers InvokeEndpointAsync, reading and writing S3 in this moto.
+        self._local = LocalEndpoint(
+            self.artifact, port=0, endpoint_name=self.endpoint_name, async_config=AsyncConfig.from_outputs(self.outputs),
+            region=self.region, s3_endpoint_url=self.moto_url,
+        ).start()  # fmt: skip
         try:
             self._create_resources()
         except BaseException:
@@ -124,6 +129,12 @@ class EmulatedDeployment:
             bucket, _ = split_s3_uri(capture["destination"])
             if bucket not in planned_buckets:
                 s3.create_bucket(Bucket=bucket)
+                planned_buckets.add(bucket)
+        # Async requests and results, batch data sets: the user's own buckets when the params name them.
+        places = [v for k, v in (out.get("async_inference") or {}).items() if k.endswith("_location")]
+        places += list((out.get("batch_transform") or {}).values())
+        for bucket in {split_s3_uri(uri)[0] for uri in places} - planned_buckets:
+            s3.create_bucket(Bucket=bucket)
 
     def _what_sagemaker_writes(self, s3, variant: str) -> None:
         """What SageMaker itself writes once the endpoint serves: log lines, a metric, captured data."""

@@ -48,6 +48,7 @@ from bundle.errors import BundleError
 from bundle.names import MODEL_ENVIRONMENT
 
 RUNTIME_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
+ASYNC_PATH = re.compile(r"^/endpoints/([^/]+)/async-invocations$")  # InvokeEndpointAsync (bundle/local/async_front.py)
 # Beyond this the front stops reading (the handlers themselves answer 413 above 6 MB).
 HARD_BODY_LIMIT = 64 * 1024 * 1024
 # The image's default (SAGEMAKER_MODEL_SERVER_TIMEOUT): gunicorn's worker timeout and nginx's read timeout.
@@ -215,6 +216,10 @@ class _FrontHandler(BaseHTTPRequestHandler):
         if path == "/invocations":  # the container protocol, passed through
             self._send(self.server.forward("POST", "/invocations", body, headers))
             return
+        queued = ASYNC_PATH.match(path)
+        if queued:
+            self._send(self.server.async_reply(queued.group(1), dict(self.headers.items())))
+            return
         match = RUNTIME_PATH.match(path)
         if not match:
             self._send(_aws_error(404, "UnknownOperationException", f"no route POST {self.path}"))
@@ -277,6 +282,7 @@ class _FrontServer(ThreadingHTTPServer):
         self.variant_name = variant_name
         self.access_log = access_log
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.async_invocations = None  # an AsyncInvocations when the endpoint is asynchronous
 
     def process_request(self, request, client_address):
         """Cap concurrent connections: one over the cap is answered 503 and closed, not queued forever."""
@@ -303,9 +309,19 @@ class _FrontServer(ThreadingHTTPServer):
             return _json(502, {"error": "WorkerUnavailable", "message": f"the model server did not answer: {e}"})
         return Reply(response.status, response.data, response.headers.get("Content-Type", "application/json"))
 
+    def async_reply(self, name: str, headers: dict) -> Reply:
+        if self.endpoint_name and name != self.endpoint_name:
+            return _aws_error(400, "ValidationError", f"Endpoint {name} of account 123456789012 not found.")
+        if self.async_invocations is None:
+            return _aws_error(400, "ValidationError", f"Endpoint {name} is not an asynchronous endpoint: use InvokeEndpoint")
+        answer = self.async_invocations.submit(headers)
+        return Reply(answer.status, answer.body, answer.content_type, answer.headers)
+
     def runtime_reply(self, name: str, body: bytes, headers: dict) -> Reply:
         if self.endpoint_name and name != self.endpoint_name:
             return _aws_error(400, "ValidationError", f"Endpoint {name} of account 123456789012 not found.")
+        if self.async_invocations is not None:
+            return _aws_error(400, "ValidationError", f"Endpoint {name} is an asynchronous endpoint: use InvokeEndpointAsync")
         reply = self.forward("POST", "/invocations", body, headers)
         if reply.status < 400:
             return Reply(reply.status, reply.body, reply.content_type, (("x-Amzn-Invoked-Production-Variant", self.variant_name),))
@@ -325,6 +341,14 @@ class _FrontServer(ThreadingHTTPServer):
             },
             (("x-amzn-ErrorType", "ModelError"),),
         )
+
+
+def _async_invocations(server: _FrontServer, config, region: str | None, s3_endpoint_url: str | None):
+    from bundle.local.async_front import AsyncInvocations
+    from bundle.ops import aws
+
+    where = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return AsyncInvocations(config, server.forward, lambda: aws.client("s3", where, endpoint_url=s3_endpoint_url, max_attempts=2))
 
 
 def is_loopback(host: str) -> bool:
@@ -347,6 +371,9 @@ class LocalEndpoint:
         access_log: bool = False,
         workers: int = 1,
         timeout: int = MODEL_SERVER_TIMEOUT,
+        async_config=None,  # bundle.local.async_front.AsyncConfig: answer InvokeEndpointAsync instead of InvokeEndpoint
+        region: str | None = None,  # where the async front's S3 is (default AWS_REGION, else us-east-1)
+        s3_endpoint_url: str | None = None,  # the async front's S3 (default: boto3's, AWS_ENDPOINT_URL honoured)
     ):
         if not 0 <= port <= 65535:
             raise BundleError(f"port {port} is not a TCP port (0 to 65535)")
@@ -367,6 +394,8 @@ class LocalEndpoint:
             self.worker.stop()
             self._scratch.cleanup()
             raise BundleError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+        if async_config is not None:
+            self._server.async_invocations = _async_invocations(self._server, async_config, region, s3_endpoint_url)
         self._thread: threading.Thread | None = None
 
     @property
@@ -402,6 +431,8 @@ class LocalEndpoint:
         self._close()
 
     def _close(self) -> None:
+        if self._server.async_invocations is not None:
+            self._server.async_invocations.close()
         self._server.server_close()
         self._server.pool.close()
         self.worker.stop()

@@ -47,6 +47,9 @@ TRANSLATIONS: dict[str, Translation] = {
     ),
     "aws:s3/bucketVersioning:BucketVersioning": Translation("s3", "PutBucketVersioning"),
     "aws:s3/bucketPolicy:BucketPolicy": Translation("s3", "PutBucketPolicy"),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": Translation(
+        "s3", "PutBucketLifecycleConfiguration", {"rules": "LifecycleConfiguration.Rules"}
+    ),
     "aws:s3/bucketObjectv2:BucketObjectv2": Translation("s3", "PutObject", {"tags": "Tagging"}),
     "aws:iam/role:Role": Translation("iam", "CreateRole", {"name": "RoleName", "assumeRolePolicy": "AssumeRolePolicyDocument"}),
     "aws:iam/rolePolicy:RolePolicy": Translation("iam", "PutRolePolicy", {"role": "RoleName", "name": "PolicyName", "policy": "PolicyDocument"}),
@@ -144,6 +147,8 @@ def _value(value: Any, shape: Shape, where: str) -> Any:
     if shape.type_name in ("integer", "long") and isinstance(value, float) and value.is_integer():
         return int(value)
     if shape.type_name == "double" and isinstance(value, int):
+        return float(value)
+    if shape.type_name == "double" and isinstance(value, str):  # the provider carries step bounds as strings ("0")
         return float(value)
     if shape.type_name == "string" and isinstance(value, dict) and shape.name == "TaggingHeader":
         return urlencode(sorted(value.items()))

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 
 from bundle.errors import InvalidInputs, Problem
-from bundle.params.schema import SERVERLESS
+from bundle.params.schema import ASYNC, SERVERLESS
 
 
 class InvalidParams(InvalidInputs):
@@ -28,6 +28,36 @@ class Serverless:
     memory_size_mb: int
     max_concurrency: int
     provisioned_concurrency: int  # 0: on demand only
+
+
+@dataclass(frozen=True)
+class AsyncInference:
+    input_s3_uri: str  # "" = the bundle's bucket under async-inference/input
+    output_s3_uri: str  # "" = the bundle's bucket under async-inference/output
+    failure_s3_uri: str  # "" = the bundle's bucket under async-inference/failures
+    notification_email: str  # "": no topic of the bundle's
+    success_topic_arn: str
+    error_topic_arn: str
+    max_concurrent_invocations_per_instance: int
+    model_server_timeout_seconds: int
+    target_backlog_per_instance: float
+    oldest_request_age_alarm_seconds: int
+    backlog_alarm_size: int
+
+    @property
+    def uses_bundle_bucket(self) -> bool:
+        return not (self.input_s3_uri and self.output_s3_uri and self.failure_s3_uri)
+
+
+@dataclass(frozen=True)
+class BatchTransform:
+    enabled: bool
+    input_s3_uri: str  # "" = the bundle's bucket under batch/input
+    output_s3_uri: str  # "" = the bundle's bucket under batch/output
+
+    @property
+    def uses_bundle_bucket(self) -> bool:
+        return self.enabled and not (self.input_s3_uri and self.output_s3_uri)
 
 
 @dataclass(frozen=True)
@@ -91,7 +121,7 @@ class Vpc:
 @dataclass(frozen=True)
 class Params:
     endpoint_name: str
-    deployment_mode: str  # realtime | serverless
+    deployment_mode: str  # realtime | serverless | async
     model_source: str
     custom_model_s3_uri: str
     serving_image_version: str
@@ -109,6 +139,8 @@ class Params:
     tags: dict[str, str]
     document: dict  # the validated document with every default that applies filled in: the guide's `params`
     delete_bucket_on_destroy: bool = False  # False: Pulumi never deletes the bundle's bucket (it may hold captured data)
+    async_inference: AsyncInference | None = None  # None unless deployment_mode async
+    batch_transform: BatchTransform = BatchTransform(False, "", "")
 
     @property
     def builds_poc_model(self) -> bool:
@@ -119,13 +151,18 @@ class Params:
         return self.deployment_mode == SERVERLESS
 
     @property
+    def is_async(self) -> bool:
+        return self.deployment_mode == ASYNC
+
+    @property
     def captures_into_bundle_bucket(self) -> bool:
         return self.data_capture.enabled and not self.data_capture.destination_s3_uri
 
     @property
     def needs_bucket(self) -> bool:
-        """The bundle's bucket holds the POC artifact and, unless told otherwise, captured data."""
-        return self.builds_poc_model or self.captures_into_bundle_bucket
+        """The bundle's bucket holds the POC artifact and, unless told otherwise, captured data and async requests."""
+        async_in_bucket = self.async_inference is not None and self.async_inference.uses_bundle_bucket
+        return self.builds_poc_model or self.captures_into_bundle_bucket or async_in_bucket or self.batch_transform.uses_bundle_bucket
 
 
 # --- defaults and validation --------------------------------------------------------------------

@@ -11,8 +11,8 @@ from typing import Any
 
 import jsonschema
 
-from bundle.params.model import Alarms, Autoscaling, DataCapture, Deployment, InvalidParams, Params, Problem, Serverless, Vpc
-from bundle.params.schema import MODES_KEY, REALTIME, SERVERLESS, document_with_defaults, load_schema, with_defaults
+from bundle.params.model import Alarms, AsyncInference, Autoscaling, BatchTransform, DataCapture, Deployment, InvalidParams, Params, Problem, Serverless, Vpc
+from bundle.params.schema import ASYNC, MODES, MODES_KEY, SERVERLESS, document_with_defaults, load_schema, with_defaults
 
 
 def _path(parts) -> str:
@@ -166,7 +166,7 @@ def problems_in(raw: Any, schema: dict | None = None) -> list[Problem]:
     document = document_with_defaults(schema, raw)
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
     found = [_schema_problem(e) for e in _errors(validator, document)]
-    if document.get("deployment_mode") not in (REALTIME, SERVERLESS):
+    if document.get("deployment_mode") not in MODES:
         # An unknown mode is the one problem: which keys belong to which mode cannot be judged without it.
         moded = {k for k, sub in schema["properties"].items() if MODES_KEY in sub} | {SERVERLESS}
         found = [p for p in found if p.path.split(".")[0] not in moded]
@@ -208,6 +208,8 @@ def validate(raw: Any, source: str = "params") -> Params:
         variant_name=d["variant_name"],
         autoscaling=Autoscaling(**{**d.get("autoscaling", off["autoscaling"]), **({"enabled": False} if serverless else {})}),
         serverless=Serverless(**d["serverless"]) if serverless else None,
+        async_inference=AsyncInference(**d["async_inference"]) if d["deployment_mode"] == ASYNC else None,
+        batch_transform=BatchTransform(**d["batch_transform"]),
         deployment=Deployment(**d["deployment"]),
         alarms=Alarms(**d["alarms"]),
         data_capture=DataCapture(**d.get("data_capture", off["data_capture"])),

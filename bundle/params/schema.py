@@ -13,7 +13,8 @@ from bundle.paths import SCHEMA_PATH
 # A property marked with the modes it applies to gets no default in the other mode, so that a key the
 # user did set there can be told apart from a default (the schema then names it as not applicable).
 MODES_KEY = "x-deployment-modes"
-REALTIME, SERVERLESS = "realtime", "serverless"
+REALTIME, SERVERLESS, ASYNC = "realtime", "serverless", "async"
+MODES = (REALTIME, SERVERLESS, ASYNC)
 
 
 
@@ -42,7 +43,7 @@ def with_defaults(schema: dict, value: Any, mode: str | None = None) -> Any:
 def document_with_defaults(schema: dict, raw: dict) -> dict:
     """The params document as validated: defaults filled for the chosen deployment mode only."""
     mode = raw.get("deployment_mode", schema["properties"]["deployment_mode"]["default"])
-    return with_defaults(schema, raw, mode if mode in (REALTIME, SERVERLESS) else None)
+    return with_defaults(schema, raw, mode if mode in MODES else None)
 
 
 

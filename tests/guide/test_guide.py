@@ -39,6 +39,7 @@ SCENARIOS = {
         "alarms": {"email": "ops@example.com"},
     },
     "serverless": {"deployment_mode": "serverless", "serverless": {"memory_size_mb": 3072, "provisioned_concurrency": 2}},
+    "async-scale-to-zero-batch": {"deployment_mode": "async", "autoscaling": {"min_capacity": 0}, "batch_transform": {"enabled": True}},
 }
 class _Rendered(dict):
     """Each scenario planned and rendered when a test first asks for it: a broken section fails the tests that
@@ -197,3 +198,18 @@ def test_guide_code_block_runs(deployments, tmp_path, scenario, block):
     command = ["bash", "-euo", "pipefail", "-c", block.code] if block.language == "bash" else [sys.executable, "-c", block.code]
     result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, f"block {block.index} under '{block.heading}' failed:\n{block.code}\n--- output ---\n{result.stdout}{result.stderr}"
+
+
+def test_async_and_batch_sections_appear_only_when_they_apply():
+    _, outputs, asynchronous = RENDERED["async-scale-to-zero-batch"]
+    _, _, default = RENDERED["poc-autoscaling"]
+    _, _, serverless = RENDERED["serverless"]
+    assert "python -m bundle invoke-async" in asynchronous and "invoke_endpoint_async" in asynchronous
+    assert "invoke_endpoint(" not in asynchronous and "bundle smoke --endpoint" not in asynchronous.split("## Updating the Model")[0]
+    assert "scales to zero" in asynchronous and outputs["async_inference"]["wake_policy"] in asynchronous
+    assert "ApproximateBacklogSizePerInstance" in asynchronous and "SageMakerVariantInvocationsPerInstance" not in asynchronous
+    assert outputs["async_inference"]["alarms"]["oldest_request_age"] in asynchronous
+    assert "## Batch transform" in asynchronous and outputs["batch_transform"]["input_location"] in asynchronous
+    for other in (default, serverless):
+        assert "invoke-async" not in other and "## Batch transform" not in other and "ApproximateBacklogSize" not in other
+        assert "invoke_endpoint(" in other

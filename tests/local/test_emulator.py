@@ -26,6 +26,12 @@ SCENARIOS = {
         "alarms": {"email": "ops@example.com", "model_latency_percentile": "p90", "model_latency_threshold_ms": 250},
     },
     "serverless-provisioned": {"deployment_mode": "serverless", "serverless": {"memory_size_mb": 3072, "provisioned_concurrency": 2}},
+    "async-scale-to-zero-topics-batch": {
+        "deployment_mode": "async",
+        "autoscaling": {"min_capacity": 0},
+        "async_inference": {"success_topic_arn": "arn:aws:sns:us-east-1:123456789012:ok", "error_topic_arn": "arn:aws:sns:us-east-1:123456789012:failed"},
+        "batch_transform": {"enabled": True},
+    },
     "custom-vpc-no-autoscaling": {
         "model_source": "custom-s3",
         "custom_model_s3_uri": "s3://my-models/iris/model.tar.gz",
@@ -93,6 +99,13 @@ def test_moto_holds_the_planned_endpoint_configuration(emulated):
         assert got.get("KmsKeyId") == capture.get("kmsKeyId")
     else:
         assert not described.get("DataCaptureConfig"), "moto answers {} when there is none"
+    asynchronous = planned.inputs.get("asyncInferenceConfig")
+    if asynchronous:
+        output = described["AsyncInferenceConfig"]["OutputConfig"]
+        assert output["S3OutputPath"] == asynchronous["outputConfig"]["s3OutputPath"]
+        assert output["S3FailurePath"] == asynchronous["outputConfig"]["s3FailurePath"]
+        assert output["NotificationConfig"]["SuccessTopic"] == asynchronous["outputConfig"]["notificationConfig"]["successTopic"]
+        assert described["AsyncInferenceConfig"]["ClientConfig"]["MaxConcurrentInvocationsPerInstance"] == 2
 
 
 def test_moto_holds_the_planned_autoscaling(emulated):
@@ -105,9 +118,18 @@ def test_moto_holds_the_planned_autoscaling(emulated):
     assert [(t["ResourceId"], t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [
         (t.inputs["resourceId"], t.inputs["minCapacity"], t.inputs["maxCapacity"]) for t in planned_targets
     ]
-    assert [(p["PolicyName"], p["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]) for p in policies] == [
-        (p.inputs["name"], p.inputs["targetTrackingScalingPolicyConfiguration"]["targetValue"]) for p in planned_policies
+    assert [(p["PolicyName"], p["PolicyType"], p.get("TargetTrackingScalingPolicyConfiguration", {}).get("TargetValue")) for p in policies] == [
+        (p.inputs["name"], p.inputs["policyType"], p.inputs.get("targetTrackingScalingPolicyConfiguration", {}).get("targetValue")) for p in planned_policies
     ]
+    for policy in policies:  # async: the customized backlog metric, and the step that wakes the fleet from zero
+        want = next(p.inputs for p in planned_policies if p.inputs["name"] == policy["PolicyName"])
+        custom = want.get("targetTrackingScalingPolicyConfiguration", {}).get("customizedMetricSpecification")
+        if custom:
+            got = policy["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"]
+            assert (got["MetricName"], got["Namespace"], got["Statistic"]) == (custom["metricName"], custom["namespace"], custom["statistic"])
+        if "stepScalingPolicyConfiguration" in want:
+            (step,) = policy["StepScalingPolicyConfiguration"]["StepAdjustments"]
+            assert (step["MetricIntervalLowerBound"], step["ScalingAdjustment"]) == (0.0, 1)
 
 
 def test_only_the_documented_calls_are_left_out(emulated):
