@@ -38,9 +38,12 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
     def scaling_setting(value):
         return None if params.is_serverless else value  # serverless endpoints do not autoscale: a range would mislead
 
-    return {
+    front = endpoint.api.outputs(params.api) if endpoint.api else None
+    outputs = {
         # The catalog's artifact, as schemas/artifacts/endpoint.schema.json specifies it (validated before export).
-        "endpoint": endpoint_artifact(endpoint.endpoint.name, endpoint.endpoint.arn, endpoint.environment.region, endpoint.model.name),
+        "endpoint": endpoint_artifact(
+            endpoint.endpoint.name, endpoint.endpoint.arn, endpoint.environment.region, endpoint.model.name, front["invocations_url"] if front else None
+        ),
         "endpoint_config_name": endpoint.config.name,
         "variant_name": params.variant_name,
         "role_arn": endpoint.execution.role.arn,
@@ -82,6 +85,9 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
             else None
         ),
     }
+    if front:  # the REST front (bundle/deploy/api.py): only when api.enabled, so the default outputs stay as they were
+        outputs["api"] = front
+    return outputs
 
 
 def define_stack(params: Params, connections: Connections | None = None) -> dict[str, Any]:
