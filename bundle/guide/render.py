@@ -15,6 +15,7 @@ Context (the catalog's names, plus what only the stack knows):
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import chevron
@@ -61,6 +62,27 @@ def guide_flags(params: Params, outputs: dict) -> dict[str, Any]:
         # bundle/deploy/storage.py: Pulumi keeps the bucket unless delete_bucket_on_destroy says otherwise.
         "bucket_kept": bool(outputs.get("bucket")) and not params.delete_bucket_on_destroy,
         "bucket_deleted": bool(outputs.get("bucket")) and params.delete_bucket_on_destroy,
+        # The manual rollback's timing: every baking period and the termination wait of one rollout.
+        "rollout_wait_seconds": params.deployment.total_wait_seconds,
+        "rollout_blue_green_instances": (params.initial_instance_count or 0) * 2,
+        **api_flags(outputs),
+    }
+
+
+def api_flags(outputs: dict) -> dict[str, Any]:
+    """The REST front's sections (bundle/deploy/api.py); policies as JSON text for {{{triple}}} tags."""
+    api = outputs.get("api") or {}
+    invoke_policy = (outputs.get("endpoint") or {}).get("invoke_policy")
+    return {
+        "api": bool(api),
+        "no_api": not api,
+        "api_iam": api.get("auth") == "iam",
+        "api_key": api.get("auth") == "api_key",
+        "api_direct": api.get("integration") == "direct",
+        "api_lambda": api.get("integration") == "lambda",
+        "api_quota": bool(api.get("quota_per_day")),
+        "api_caller_policy_json": json.dumps(api["invoke_policy"], indent=2) if api.get("invoke_policy") else "",
+        "invoke_policy_json": json.dumps(invoke_policy, indent=2) if invoke_policy else "",
     }
 
 

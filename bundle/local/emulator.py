@@ -1,15 +1,20 @@
 """A deployment emulated on this machine: moto for the control plane, the local endpoint for the data plane.
 
-There is no AWS account here. To run the guide's commands and the smoke test as they would run
-after `pulumi up`, this creates in moto (the AWS API emulator) the resources that the stack outputs
-name, and serves the real artifact with the local endpoint. Environment variables
-AWS_ENDPOINT_URL (moto) and AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME (local endpoint) route boto3 and the
-AWS CLI there. moto accepts much that AWS rejects: a passing run proves the calls are well-formed and
-name the right resources, not that AWS would accept them (see shared FACTS.md).
+There is no AWS account here. To run the guide's commands and the smoke test as they would run after
+`pulumi up`, this replays in moto (the AWS API emulator) the create calls of the stack's own offline plan
+(bundle/local/requests.py turns each planned resource into the request AWS would receive: the same alarms,
+capture settings, keys, sizes and names as the stack), and serves the real artifact with the image's own
+worker (bundle/local/endpoint.py). Nothing here re-describes the stack by hand. Besides the plan it adds only
+what the stack does not create: what the user brings (a custom model's archive, an outside capture bucket)
+and what SageMaker writes once the endpoint serves (log lines, a metric, captured data).
+
+Environment variables AWS_ENDPOINT_URL (moto) and AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME (local endpoint) route
+boto3 and the AWS CLI there. moto accepts much that AWS rejects: a passing run proves the calls are
+well-formed and name the right resources, not that AWS would accept them (see shared FACTS.md).
 """
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 import time
 import urllib.request
@@ -17,17 +22,29 @@ from pathlib import Path
 
 from moto.server import ThreadedMotoServer
 
-from bundle.ops import aws
-from bundle.names import MODEL_ENVIRONMENT, SAGEMAKER_TRUST_POLICY, SCALABLE_DIMENSION, SCALING_METRIC, scaling_policy_name, split_s3_uri
+from bundle.errors import BundleError
 from bundle.local.endpoint import LocalEndpoint
+from bundle.local.rest import RestSettings
+from bundle.api.contract import REST_PATH
+from bundle.local.plan import Evaluation
+from bundle.local.requests import ApiRequest, api_requests
+from bundle.names import split_s3_uri
+from bundle.ops import aws
 
+# Planned calls the emulator does not replay, each with its reason (tests check that nothing else is left out).
+NOT_REPLAYED = {
+    "PutBucketPolicy": "the bucket's policy refuses every request without TLS, and moto here serves plain HTTP: "
+    "replayed, it would refuse the guide's own S3 commands, as AWS refuses a client without TLS",
+}
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
 class EmulatedDeployment:
     """Context manager: moto server + local endpoint + the stack's resources created in moto."""
 
-    def __init__(self, outputs: dict, artifact: Path):
+    def __init__(self, plan: Evaluation, artifact: Path):
+        self.plan = plan
+        outputs = plan.outputs
         self.outputs = outputs
         self.artifact = Path(artifact)
         self.region = outputs["endpoint"]["region"]
@@ -53,6 +70,9 @@ class EmulatedDeployment:
             "AWS_ENDPOINT_URL": self.moto_url,
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": self.runtime_url,
             "AWS_PAGER": "",
+            # The REST front (api.enabled): its contract served by the local endpoint. The guide's blocks read API_URL,
+            # defaulting to the stack's invoke URL.
+            **({"API_URL": self._local.url + REST_PATH} if self.outputs.get("api") else {}),
         }
 
     def __enter__(self) -> "EmulatedDeployment":
@@ -61,7 +81,9 @@ class EmulatedDeployment:
         self._moto.start()
         # moto's state is per process: start every deployment from an empty account.
         urllib.request.urlopen(urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST"), timeout=10).read()
-        self._local = LocalEndpoint(self.artifact, port=0, endpoint_name=self.endpoint_name).start()
+        # With the REST front, the local endpoint serves its contract too (an API key's value is known once replayed).
+        rest = RestSettings("iam") if (self.outputs.get("api") or {}).get("auth") == "iam" else None
+        self._local = LocalEndpoint(self.artifact, port=0, endpoint_name=self.endpoint_name, rest_settings=rest).start()
         try:
             self._create_resources()
         except BaseException:
@@ -78,83 +100,47 @@ class EmulatedDeployment:
     def client(self, service: str):
         return aws.client(service, self.region, endpoint_url=self.moto_url, max_attempts=1)
 
+    def requests(self) -> list[ApiRequest]:
+        """The stack's create calls, from its plan."""
+        return api_requests(self.plan.resources, self.artifact.read_bytes())
+
     def _create_resources(self) -> None:
-        out, params = self.outputs, self.outputs["params"]
+        out = self.outputs
         variant = out["variant_name"]
-
-        bucket, key = split_s3_uri(out["model_data_url"])
         s3 = self.client("s3")
-        s3.create_bucket(Bucket=bucket)
-        s3.put_object(Bucket=bucket, Key=key, Body=self.artifact.read_bytes())
+        self._what_the_user_brings(s3)
+        for request in self.requests():
+            if request.operation in NOT_REPLAYED:
+                continue
+            if request.operation == "CreateApiKey":
+                request = self._use_planned_id(request)
+            try:
+                answer = getattr(self.client(request.service), request.method)(**request.params)
+            except Exception as e:  # name the call, whatever moto raised
+                raise BundleError(f"the emulator could not replay {request.service}.{request.operation} for {request.resource}: {e}") from None
+            if request.operation == "CreateApiKey":  # the REST front checks the value AWS (here moto) made up
+                self._local.serve_rest(RestSettings("api_key", self.client("apigateway").get_api_key(apiKey=answer["id"], includeValue=True)["value"]))
+        self._what_sagemaker_writes(s3, variant)
 
-        iam = self.client("iam")
-        role_name = out["role_arn"].rsplit("/", 1)[-1]
-        role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST_POLICY))["Role"]["Arn"]
+    def _what_the_user_brings(self, s3) -> None:
+        """Buckets and objects the stack refers to but does not own: a custom model's archive, an outside capture bucket."""
+        planned_buckets = {r.state.get("bucket") for r in self.plan.resources if r.type == "aws:s3/bucket:Bucket"}
+        out = self.outputs
+        if out.get("artifact_sha256") is None:  # model_source custom-s3: the user's own archive
+            bucket, key = split_s3_uri(out["model_data_url"])
+            s3.create_bucket(Bucket=bucket)
+            s3.put_object(Bucket=bucket, Key=key, Body=self.artifact.read_bytes())
+            planned_buckets.add(bucket)
+        capture = out["data_capture"]
+        if capture["enabled"]:
+            bucket, _ = split_s3_uri(capture["destination"])
+            if bucket not in planned_buckets:
+                s3.create_bucket(Bucket=bucket)
 
-        sm = self.client("sagemaker")
-        sm.create_model(
-            ModelName=out["endpoint"]["model_name"],
-            ExecutionRoleArn=role_arn,
-            PrimaryContainer={
-                "Image": out["image_uri"],
-                "ModelDataUrl": out["model_data_url"],
-                "Environment": MODEL_ENVIRONMENT,
-            },
-            EnableNetworkIsolation=params.get("enable_network_isolation", False),  # serverless has no such setting
-        )
-        production_variant = {"VariantName": variant, "ModelName": out["endpoint"]["model_name"], "InitialVariantWeight": 1.0}
-        if out["serverless"]:
-            production_variant["ServerlessConfig"] = {
-                "MemorySizeInMB": out["serverless"]["memory_size_mb"],
-                "MaxConcurrency": out["serverless"]["max_concurrency"],
-            }
-        else:
-            production_variant.update(InstanceType=params["instance_type"], InitialInstanceCount=params["initial_instance_count"])
-        sm.create_endpoint_config(EndpointConfigName=out["endpoint_config_name"], ProductionVariants=[production_variant])
-        sm.create_endpoint(EndpointName=self.endpoint_name, EndpointConfigName=out["endpoint_config_name"])
-
-        scaling = out["autoscaling"]
-        if scaling["enabled"]:
-            autoscaling = self.client("application-autoscaling")
-            autoscaling.register_scalable_target(
-                ServiceNamespace="sagemaker",
-                ResourceId=scaling["resource_id"],
-                ScalableDimension=SCALABLE_DIMENSION,
-                MinCapacity=scaling["min_capacity"],
-                MaxCapacity=scaling["max_capacity"],
-            )
-            autoscaling.put_scaling_policy(
-                PolicyName=scaling_policy_name(self.endpoint_name),
-                ServiceNamespace="sagemaker",
-                ResourceId=scaling["resource_id"],
-                ScalableDimension=SCALABLE_DIMENSION,
-                PolicyType="TargetTrackingScaling",
-                TargetTrackingScalingPolicyConfiguration={
-                    "TargetValue": float(scaling["target_invocations_per_instance"]),
-                    "PredefinedMetricSpecification": {"PredefinedMetricType": SCALING_METRIC},
-                    "ScaleInCooldown": scaling["scale_in_cooldown"],
-                    "ScaleOutCooldown": scaling["scale_out_cooldown"],
-                },
-            )
-
+    def _what_sagemaker_writes(self, s3, variant: str) -> None:
+        """What SageMaker itself writes once the endpoint serves: log lines, a metric, captured data."""
+        out = self.outputs
         dimensions = [{"Name": "EndpointName", "Value": self.endpoint_name}, {"Name": "VariantName", "Value": variant}]
-        cloudwatch = self.client("cloudwatch")
-        for metric, name in (("Invocation5XXErrors", out["alarms"]["invocation_5xx"]), ("ModelLatency", out["alarms"]["model_latency"])):
-            cloudwatch.put_metric_alarm(
-                AlarmName=name,
-                Namespace="AWS/SageMaker",
-                MetricName=metric,
-                Dimensions=dimensions,
-                Statistic="Sum",
-                Period=60,
-                EvaluationPeriods=2,
-                Threshold=1.0,
-                ComparisonOperator="GreaterThanOrEqualToThreshold",
-                TreatMissingData="notBreaching",
-            )
-        cloudwatch.put_dashboard(DashboardName=out["dashboard_name"], DashboardBody=json.dumps({"widgets": []}))
-
-        # What SageMaker itself writes once the endpoint serves: log lines, metrics, captured data.
         logs = self.client("logs")
         logs.create_log_group(logGroupName=out["log_group"])
         stream = f"{variant}/i-0emulated"
@@ -164,14 +150,25 @@ class EmulatedDeployment:
             logStreamName=stream,
             logEvents=[{"timestamp": int(time.time() * 1000), "message": "emulated: model_fn loaded model.joblib"}],
         )
-        cloudwatch.put_metric_data(
+        self.client("cloudwatch").put_metric_data(
             Namespace="AWS/SageMaker",
             MetricData=[{"MetricName": "Invocations", "Dimensions": dimensions, "Value": 3.0, "Unit": "None"}],
         )
         capture = out["data_capture"]
         if capture["enabled"]:
             capture_bucket, prefix = split_s3_uri(capture["destination"])
-            if capture_bucket != bucket:
-                s3.create_bucket(Bucket=capture_bucket)
             hour = time.strftime("%Y/%m/%d/%H", time.gmtime())
             s3.put_object(Bucket=capture_bucket, Key=f"{prefix}{variant}/{hour}/emulated.jsonl", Body=b'{"captureData": {}}\n')
+
+    def _use_planned_id(self, request: ApiRequest) -> ApiRequest:
+        """moto makes up an API key's id; the stack's outputs name the planned one: moto's custom-id feature makes them
+        agree (moto runs in this process). It keys the id by the key's value, which AWS makes up when the stack
+        gives none (it gives none): the emulator makes one up instead."""
+        from moto.apigateway.utils import ApigwApiKeyIdentifier
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.utilities.id_generator import moto_id_manager
+
+        planned = next(r.state["id"] for r in self.plan.resources if r.name == request.resource)
+        value = f"emulated-{planned}"[-128:].ljust(20, "0")  # API Gateway wants 20 to 128 characters
+        moto_id_manager.set_custom_id(ApigwApiKeyIdentifier(DEFAULT_ACCOUNT_ID, self.region, value), planned)
+        return dataclasses.replace(request, params={**request.params, "value": value})
