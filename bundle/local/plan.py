@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import pulumi
 import pulumi.runtime
@@ -190,6 +190,12 @@ def evaluate(
     """
     from bundle.deploy.program import define_stack, main  # imported late: the mocks must be set before resources exist
 
+    return evaluate_program(lambda: define_stack(params, connections) if params is not None else main(), region, config)
+
+
+def evaluate_program(define: Callable[[], dict], region: str = "us-east-1", config: dict[str, str] | None = None) -> Evaluation:
+    """Run any program under the mocks: `define()` creates resources and returns the outputs to resolve.
+    The stack is one such program; a test can construct a component alone, without the stack's artifact or guide."""
     mocks = RecordingMocks(region=region)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=STACK, preview=False, monitor=monitor)
@@ -200,7 +206,7 @@ def evaluate(
     secrets: set[str] = set()
 
     def program():
-        outputs = define_stack(params, connections) if params is not None else main()
+        outputs = define()
         resolved.update(_sync_await(pulumi.Output.from_input(outputs).future()))
         secrets.update(k for k, v in outputs.items() if isinstance(v, pulumi.Output) and _sync_await(v.is_secret()))
 
