@@ -62,17 +62,27 @@ def guide_flags(params: Params, outputs: dict) -> dict[str, Any]:
         # bundle/deploy/storage.py: Pulumi keeps the bucket unless delete_bucket_on_destroy says otherwise.
         "bucket_kept": bool(outputs.get("bucket")) and not params.delete_bucket_on_destroy,
         "bucket_deleted": bool(outputs.get("bucket")) and params.delete_bucket_on_destroy,
-        # The manual rollback's timing: every baking period and the termination wait of one rollout.
-        "rollout_wait_seconds": params.deployment.total_wait_seconds,
-        "rollout_blue_green_instances": (params.initial_instance_count or 0) * 2,
         **api_flags(outputs),
     }
 
 
-def api_flags(outputs: dict) -> dict[str, Any]:
-    """The REST front's sections (bundle/deploy/api.py); policies as JSON text for {{{triple}}} tags."""
+def guide_values(params: Params, outputs: dict) -> dict[str, Any]:
+    """Values the guide prints that mustache cannot compute (not section flags): numbers, and policies as JSON
+    text for {{{triple}}} tags."""
     api = outputs.get("api") or {}
     invoke_policy = (outputs.get("endpoint") or {}).get("invoke_policy")
+    return {
+        # The manual rollback's timing: every baking period and the termination wait of one rollout.
+        "rollout_wait_seconds": params.deployment.total_wait_seconds,
+        "rollout_blue_green_instances": (params.initial_instance_count or 0) * 2,
+        "api_caller_policy_json": json.dumps(api["invoke_policy"], indent=2) if api.get("invoke_policy") else "",
+        "invoke_policy_json": json.dumps(invoke_policy, indent=2) if invoke_policy else "",
+    }
+
+
+def api_flags(outputs: dict) -> dict[str, bool]:
+    """The REST front's sections (bundle/deploy/api.py)."""
+    api = outputs.get("api") or {}
     return {
         "api": bool(api),
         "no_api": not api,
@@ -81,8 +91,6 @@ def api_flags(outputs: dict) -> dict[str, Any]:
         "api_direct": api.get("integration") == "direct",
         "api_lambda": api.get("integration") == "lambda",
         "api_quota": bool(api.get("quota_per_day")),
-        "api_caller_policy_json": json.dumps(api["invoke_policy"], indent=2) if api.get("invoke_policy") else "",
-        "invoke_policy_json": json.dumps(invoke_policy, indent=2) if invoke_policy else "",
     }
 
 
@@ -93,7 +101,7 @@ def guide_context(params: Params, outputs: dict) -> dict[str, Any]:
         "artifacts": {"endpoint": endpoint},
         "resources": {"endpoint": endpoint},
         "stack": outputs,
-        "guide": guide_flags(params, outputs),
+        "guide": {**guide_flags(params, outputs), **guide_values(params, outputs)},
     }
 
 
