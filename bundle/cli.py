@@ -22,11 +22,16 @@ def cmd_artifact(args) -> int:
 
 def cmd_serve(args) -> int:
     from bundle.local.endpoint import LocalEndpoint
+    from bundle.local.rest import RestSettings
 
     path = args.artifact or _default_artifact_path()
+    if args.api_key and args.api_auth == "iam":
+        raise BundleError("--api-key (an API key) and --api-auth iam (signed requests) are two different checks: give one")
+    rest = RestSettings("api_key", args.api_key) if args.api_key else RestSettings("iam") if args.api_auth == "iam" else None
     endpoint = LocalEndpoint(
         path, args.host, args.port, endpoint_name=args.endpoint_name, access_log=args.access_log, workers=args.workers, timeout=args.timeout,
         async_config=_async_config(args),
+        rest_settings=rest,
     )  # fmt: skip
 
     def stop(signum, frame):  # shutdown() waits for serve_forever, so call it from another thread
@@ -240,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--async-output", help="serve as an asynchronous endpoint: s3://bucket/prefix for answers (S3OutputPath)")
     p.add_argument("--async-failure", help="with --async-output: s3://bucket/prefix for errors (S3FailurePath)")
     p.add_argument("--async-concurrency", type=_positive, default=2, help="requests processed at once (MaxConcurrentInvocationsPerInstance; default 2)")
+    p.add_argument("--api-key", help="also serve the REST front's contract on POST /v1/invocations, checking this x-api-key")
+    p.add_argument("--api-auth", choices=["iam"], help="also serve the REST front's contract, requiring SigV4-signed requests (signatures not verified)")
     p.set_defaults(run=cmd_serve)
 
     p = commands.add_parser("validate", help="check a params file against params.schema.json (exit 0 valid, 2 invalid)")

@@ -13,6 +13,7 @@ function in its own module that takes the narrow settings it needs:
   rollout.py        blue/green guardrails, and autoscaling kept out of UpdateEndpoint's way
   observability.py  the alarms (they drive the rollback), their topic, the dashboard, the variant's metrics
   scaling.py        the scalable target and its target-tracking policy
+  api.py            the optional REST front (API Gateway), direct or through the bundle's Lambda
 
 Design choices that avoid the pitfalls SageMaker IaC users hit (shared FACTS.md): a content-addressed artifact key
 (a new model is a new key, so the Model is replaced), auto-named Model and configuration (create-before-delete),
@@ -26,7 +27,7 @@ import pulumi
 import pulumi_aws as aws
 
 from bundle.artifact.image import REPOSITORY, serving_image
-from bundle.deploy import async_inference, batch_transform, capture, endpoint, iam, model, observability, scaling, storage
+from bundle.deploy import api, async_inference, batch_transform, capture, endpoint, iam, model, observability, scaling, storage
 from bundle.deploy.hook_identity import ProviderSettings
 from bundle.deploy.model import ModelArtifact
 from bundle.deploy.rollout import endpoint_options, scaling_hook
@@ -81,6 +82,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     async_locations: async_inference.AsyncLocations | None  # deployment_mode async
     async_topics: async_inference.AsyncTopics | None
     batch_locations: batch_transform.BatchLocations | None  # batch_transform.enabled
+    api: api.RestFront | None
 
     def __init__(self, name: str, args: EndpointArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(COMPONENT_TYPE, name, None, opts)
@@ -184,6 +186,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             if p.autoscaling.enabled
             else None
         )
+        # The optional REST front (api.py): nothing is created unless api.enabled.
+        self.api = api.create_rest_front(p.api, p.endpoint_name, self.endpoint.arn, self.environment, tags, self) if p.api.enabled else None
 
         self.register_outputs(
             {

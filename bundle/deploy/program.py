@@ -41,9 +41,12 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
     def invocation_target(value):  # async endpoints track their backlog (async_inference.target_backlog_per_instance)
         return None if params.is_async else scaling_setting(value)
 
-    return {
+    front = endpoint.api.outputs(params.api) if endpoint.api else None
+    outputs = {
         # The catalog's artifact, as schemas/artifacts/endpoint.schema.json specifies it (validated before export).
-        "endpoint": endpoint_artifact(endpoint.endpoint.name, endpoint.endpoint.arn, endpoint.environment.region, endpoint.model.name),
+        "endpoint": endpoint_artifact(
+            endpoint.endpoint.name, endpoint.endpoint.arn, endpoint.environment.region, endpoint.model.name, front["invocations_url"] if front else None
+        ),
         "endpoint_config_name": endpoint.config.name,
         "variant_name": params.variant_name,
         "role_arn": endpoint.execution.role.arn,
@@ -88,6 +91,9 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
         # Where `python -m bundle batch` reads and writes by default (batch_transform.enabled only).
         **({"batch_transform": {"input_location": endpoint.batch_locations.input, "output_location": endpoint.batch_locations.output}} if endpoint.batch_locations else {}),
     }
+    if front:  # the REST front (bundle/deploy/api.py): only when api.enabled, so the default outputs stay as they were
+        outputs["api"] = front
+    return outputs
 
 
 def async_outputs(params: Params, endpoint: SageMakerEndpoint) -> dict[str, Any]:

@@ -15,6 +15,7 @@ Context (the catalog's names, plus what only the stack knows):
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import chevron
@@ -69,6 +70,35 @@ def guide_flags(params: Params, outputs: dict) -> dict[str, Any]:
         "scale_to_zero": bool((outputs.get("async_inference") or {}).get("scale_to_zero")),
         "async_topics": bool((outputs.get("async_inference") or {}).get("success_topic_arn") or (outputs.get("async_inference") or {}).get("error_topic_arn")),
         "batch": bool(outputs.get("batch_transform")),
+        **api_flags(outputs),
+    }
+
+
+def guide_values(params: Params, outputs: dict) -> dict[str, Any]:
+    """Values the guide prints that mustache cannot compute (not section flags): numbers, and policies as JSON
+    text for {{{triple}}} tags."""
+    api = outputs.get("api") or {}
+    invoke_policy = (outputs.get("endpoint") or {}).get("invoke_policy")
+    return {
+        # The manual rollback's timing: every baking period and the termination wait of one rollout.
+        "rollout_wait_seconds": params.deployment.total_wait_seconds,
+        "rollout_blue_green_instances": (params.initial_instance_count or 0) * 2,
+        "api_caller_policy_json": json.dumps(api["invoke_policy"], indent=2) if api.get("invoke_policy") else "",
+        "invoke_policy_json": json.dumps(invoke_policy, indent=2) if invoke_policy else "",
+    }
+
+
+def api_flags(outputs: dict) -> dict[str, bool]:
+    """The REST front's sections (bundle/deploy/api.py)."""
+    api = outputs.get("api") or {}
+    return {
+        "api": bool(api),
+        "no_api": not api,
+        "api_iam": api.get("auth") == "iam",
+        "api_key": api.get("auth") == "api_key",
+        "api_direct": api.get("integration") == "direct",
+        "api_lambda": api.get("integration") == "lambda",
+        "api_quota": bool(api.get("quota_per_day")),
     }
 
 
@@ -79,7 +109,7 @@ def guide_context(params: Params, outputs: dict) -> dict[str, Any]:
         "artifacts": {"endpoint": endpoint},
         "resources": {"endpoint": endpoint},
         "stack": outputs,
-        "guide": guide_flags(params, outputs),
+        "guide": {**guide_flags(params, outputs), **guide_values(params, outputs)},
     }
 
 

@@ -6,7 +6,7 @@ Two processes, as on SageMaker (where AWS's front talks to the container):
                        workers serving sagemaker-containers' Worker/Transformer over the shipped
                        `code/inference.py` (see bundle/container/single_model.py). It speaks the
                        container protocol: GET /ping, POST /invocations.
-  the front            this process: the SageMaker runtime API's path, POST /endpoints/{name}/invocations
+  the front            this process: the REST front's contract when asked (bundle/local/rest.py), and the SageMaker runtime API's path, POST /endpoints/{name}/invocations
                        (what boto3 `sagemaker-runtime` sends), forwarded to the worker. A model 4xx/5xx
                        becomes HTTP 424 `ModelError` with OriginalStatusCode and OriginalMessage, as
                        InvokeEndpoint reports it; a good answer carries x-Amzn-Invoked-Production-Variant.
@@ -46,6 +46,8 @@ from bundle.paths import CONTAINER_CODE, IMAGE_PYTHON
 from bundle.artifact.tarball import unpack_artifact
 from bundle.errors import BundleError
 from bundle.names import MODEL_ENVIRONMENT
+from bundle.api.contract import REST_PATH
+from bundle.local import rest
 
 RUNTIME_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
 ASYNC_PATH = re.compile(r"^/endpoints/([^/]+)/async-invocations$")  # InvokeEndpointAsync (bundle/local/async_front.py)
@@ -220,11 +222,14 @@ class _FrontHandler(BaseHTTPRequestHandler):
         if queued:
             self._send(self.server.async_reply(queued.group(1), dict(self.headers.items())))
             return
+        if path == REST_PATH and self.server.rest is not None:  # the REST front's contract (bundle/local/rest.py)
+            self._send(self.server.rest_reply(self.headers, body))
+            return
         match = RUNTIME_PATH.match(path)
         if not match:
             self._send(_aws_error(404, "UnknownOperationException", f"no route POST {self.path}"))
             return
-        self._send(self.server.runtime_reply(match.group(1), body, headers))
+        self._send(self.server.runtime_reply(match.group(1), body, headers, self.headers.get("X-Amzn-SageMaker-Target-Variant")))
 
     def _method_not_allowed(self):
         self._read_body()
@@ -271,8 +276,14 @@ class _FrontServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, address, worker_url: str, endpoint_name: str | None, variant_name: str, timeout: int, access_log: bool):
+    def __init__(
+        self, address, worker_url: str, endpoint_name: str | None, variant_name: str, timeout: int, access_log: bool,
+        rest_settings: "rest.RestSettings | None" = None, max_concurrency: int | None = None,
+    ):  # fmt: skip
         super().__init__(address, _FrontHandler)
+        self.rest = rest_settings
+        # Like a serverless endpoint's MaxConcurrency: invocations beyond it are throttled (429), not queued.
+        self.invocation_slots = threading.BoundedSemaphore(max_concurrency) if max_concurrency else None
         host, port = worker_url.rsplit("/", 1)[-1].rsplit(":", 1)
         self.pool = urllib3.HTTPConnectionPool(
             host, int(port), maxsize=MAX_CONNECTIONS, block=False, retries=False,
@@ -317,12 +328,30 @@ class _FrontServer(ThreadingHTTPServer):
         answer = self.async_invocations.submit(headers)
         return Reply(answer.status, answer.body, answer.content_type, answer.headers)
 
-    def runtime_reply(self, name: str, body: bytes, headers: dict) -> Reply:
+    def rest_reply(self, headers, body: bytes) -> Reply:
+        def runtime(passed: dict) -> Reply:
+            forwarded = {k: v for k, v in passed.items() if k.lower() in ("content-type", "accept")}
+            return self.runtime_reply(self.endpoint_name or "local", body, forwarded, passed.get("X-Amzn-SageMaker-Target-Variant"))
+
+        status, answer, content_type, extra = rest.answer(self.rest, headers, runtime)
+        return Reply(status, answer, content_type, extra)
+
+    def runtime_reply(self, name: str, body: bytes, headers: dict, target_variant: str | None = None) -> Reply:
         if self.endpoint_name and name != self.endpoint_name:
             return _aws_error(400, "ValidationError", f"Endpoint {name} of account 123456789012 not found.")
         if self.async_invocations is not None:
             return _aws_error(400, "ValidationError", f"Endpoint {name} is an asynchronous endpoint: use InvokeEndpointAsync")
-        reply = self.forward("POST", "/invocations", body, headers)
+        if target_variant and target_variant != self.variant_name:
+            return _aws_error(400, "ValidationError", f"Variant {target_variant} does not exist on endpoint {name}.")
+        if self.invocation_slots is not None and not self.invocation_slots.acquire(blocking=False):
+            return _aws_error(429, "ThrottlingException", "Rate exceeded: the endpoint's concurrency limit is reached.")
+        try:
+            reply = self.forward("POST", "/invocations", body, headers)
+        finally:
+            if self.invocation_slots is not None:
+                self.invocation_slots.release()
+        if reply.status == 502 and b"WorkerUnavailable" in reply.body:  # no container answered at all: SageMaker's own 5xx
+            return _aws_error(503, "ServiceUnavailable", "the model container is not reachable")
         if reply.status < 400:
             return Reply(reply.status, reply.body, reply.content_type, (("x-Amzn-Invoked-Production-Variant", self.variant_name),))
         if reply.status == 504:  # the worker did not answer in time: AWS reports it as a server error (0)
@@ -374,6 +403,8 @@ class LocalEndpoint:
         async_config=None,  # bundle.local.async_front.AsyncConfig: answer InvokeEndpointAsync instead of InvokeEndpoint
         region: str | None = None,  # where the async front's S3 is (default AWS_REGION, else us-east-1)
         s3_endpoint_url: str | None = None,  # the async front's S3 (default: boto3's, AWS_ENDPOINT_URL honoured)
+        rest_settings: rest.RestSettings | None = None,  # also serve the REST front's contract (POST /v1/invocations)
+        max_concurrency: int | None = None,  # throttle (429) invocations beyond this many at once
     ):
         if not 0 <= port <= 65535:
             raise BundleError(f"port {port} is not a TCP port (0 to 65535)")
@@ -389,7 +420,9 @@ class LocalEndpoint:
             self._scratch.cleanup()
             raise
         try:
-            self._server = _FrontServer((host, port), self.worker.url, endpoint_name, variant_name, timeout, access_log)
+            self._server = _FrontServer(
+                (host, port), self.worker.url, endpoint_name, variant_name, timeout, access_log, rest_settings, max_concurrency
+            )
         except OSError as e:
             self.worker.stop()
             self._scratch.cleanup()
@@ -408,6 +441,10 @@ class LocalEndpoint:
     def worker_url(self) -> str:
         """The image's worker itself (the container protocol only): what measurements of the data plane use."""
         return self.worker.url
+
+    def serve_rest(self, settings: rest.RestSettings | None) -> None:
+        """Serve (or stop serving, None) the REST front's contract, with these auth settings."""
+        self._server.rest = settings
 
     def serve_forever(self) -> None:
         try:

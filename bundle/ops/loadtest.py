@@ -37,6 +37,7 @@ import botocore.session
 import numpy as np
 
 from bundle.ops import aws
+from bundle.ops.client import EndpointClient
 from bundle.errors import BundleError
 from bundle.ops.examples import instances_request
 
@@ -158,12 +159,17 @@ def check_target(url: str) -> None:
 
 def run_loadtest(config: LoadTestConfig, progress=lambda step: None) -> LoadTestResult:
     validate(config)
+    # The bundle's client with every retry off (botocore's and ModelNotReady's): throttling and errors show as errors.
     clients = [
-        aws.client("sagemaker-runtime", config.region, endpoint_url=config.endpoint_url, max_attempts=1, timeout=config.request_timeout_s)
+        EndpointClient(
+            config.endpoint_name,
+            runtime=aws.client("sagemaker-runtime", config.region, endpoint_url=config.endpoint_url, max_attempts=1, timeout=config.request_timeout_s),
+            not_ready_attempts=1,
+        )
         for _ in range(max(config.ramp))
     ]  # created here, not in the workers: boto3's default session is not thread-safe
     # What the client really calls: environment variables or the shared config's endpoint_url may have set it.
-    for url in {c.meta.endpoint_url for c in clients}:
+    for url in {c.runtime.meta.endpoint_url for c in clients}:
         check_target(url)
     warm_up(clients[0], config)
     steps = []
@@ -187,11 +193,8 @@ def warm_up(client, config: LoadTestConfig) -> None:
         raise BundleError(f"cannot invoke endpoint {config.endpoint_name!r}: {e}") from None
 
 
-def invoke(client, config: LoadTestConfig) -> None:
-    response = client.invoke_endpoint(
-        EndpointName=config.endpoint_name, ContentType=config.content_type, Accept="application/json", Body=config.body
-    )
-    response["Body"].read()
+def invoke(client: EndpointClient, config: LoadTestConfig) -> None:
+    client.invoke(config.body, content_type=config.content_type, accept="application/json")
 
 
 def run_step(clients: list, config: LoadTestConfig) -> StepResult:

@@ -119,6 +119,30 @@ class Vpc:
 
 
 @dataclass(frozen=True)
+class ApiThrottle:
+    rate_limit: float  # requests per second
+    burst_limit: int
+
+
+@dataclass(frozen=True)
+class Api:
+    """The optional REST front (bundle/deploy/api.py); off unless `api.enabled`."""
+
+    enabled: bool
+    integration: str  # direct | lambda
+    auth: str  # iam | api_key
+    throttle: ApiThrottle
+    quota_per_day: int  # 0: none
+
+    @property
+    def uses_api_key(self) -> bool:
+        return self.enabled and self.auth == "api_key"
+
+
+API_OFF = Api(False, "direct", "iam", ApiThrottle(50, 100), 0)
+
+
+@dataclass(frozen=True)
 class Params:
     endpoint_name: str
     deployment_mode: str  # realtime | serverless | async
@@ -141,6 +165,7 @@ class Params:
     delete_bucket_on_destroy: bool = False  # False: Pulumi never deletes the bundle's bucket (it may hold captured data)
     async_inference: AsyncInference | None = None  # None unless deployment_mode async
     batch_transform: BatchTransform = BatchTransform(False, "", "")
+    api: Api = API_OFF  # the REST front; off unless the params set api.enabled
 
     @property
     def builds_poc_model(self) -> bool:

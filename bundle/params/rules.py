@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 
-from bundle.params.model import Alarms, AsyncInference, Autoscaling, BatchTransform, DataCapture, Deployment, InvalidParams, Params, Problem, Serverless, Vpc
+from bundle.params.model import API_OFF, Api, ApiThrottle, Alarms, AsyncInference, Autoscaling, BatchTransform, DataCapture, Deployment, InvalidParams, Params, Problem, Serverless, Vpc
 from bundle.params.schema import ASYNC, MODES, MODES_KEY, SERVERLESS, document_with_defaults, load_schema, with_defaults
 
 
@@ -108,12 +108,27 @@ def cross_field_problems(document: dict) -> list[Problem]:
                     "every update resets the variant to this count, so it must satisfy min <= initial <= max",
                 )
             )
+    problems += _api_problems(document.get("api"))
     vpc = document.get("vpc", {})
     subnets, groups = vpc.get("subnet_ids", []), vpc.get("security_group_ids", [])
     if isinstance(subnets, list) and isinstance(groups, list) and bool(subnets) != bool(groups):
         missing = "security_group_ids" if subnets else "subnet_ids"
         problems.append(Problem(f"vpc.{missing}", "a VPC needs both subnet_ids and security_group_ids (or neither)"))
     return problems
+
+
+def _api_problems(api) -> list[Problem]:
+    if not isinstance(api, dict) or api.get("enabled") is not True:
+        return []
+    quota = api.get("quota_per_day")
+    if _ints(quota) and quota > 0 and api.get("auth") != "api_key":
+        return [
+            Problem(
+                "api.quota_per_day",
+                f"a daily quota ({quota}) is counted per API key by a usage plan: set api.auth to api_key, or quota_per_day to 0",
+            )
+        ]
+    return []
 
 
 def _ints(*values) -> bool:
@@ -219,6 +234,20 @@ def validate(raw: Any, source: str = "params") -> Params:
         tags=dict(d["tags"]),
         document=d,
         delete_bucket_on_destroy=d["delete_bucket_on_destroy"],
+        api=_api(d.get("api")),
+    )
+
+
+def _api(document: dict | None) -> Api:
+    """`api` has no default of its own, so a document without it stays as it was (the default plan is unchanged)."""
+    if not document:
+        return API_OFF
+    return Api(
+        enabled=document["enabled"],
+        integration=document["integration"],
+        auth=document["auth"],
+        throttle=ApiThrottle(**document["throttle"]),
+        quota_per_day=document["quota_per_day"],
     )
 
 

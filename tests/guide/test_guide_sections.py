@@ -37,6 +37,9 @@ COMBINATIONS = {
     "serverless-on-demand": {"deployment_mode": "serverless"},
     "serverless-provisioned-topic": {"deployment_mode": "serverless", "serverless": {"provisioned_concurrency": 1}, "alarms": {"topic_arn": TOPIC}},
     "serverless-custom-model": {"deployment_mode": "serverless", **CUSTOM},
+    "api-direct-iam": {"api": {"enabled": True}},
+    "api-lambda-key-quota": {"api": {"enabled": True, "integration": "lambda", "auth": "api_key", "quota_per_day": 1000}},
+    "api-direct-key-serverless": {"deployment_mode": "serverless", "api": {"enabled": True, "auth": "api_key"}},
 }
 
 

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from bundle.ops import aws
+from bundle.ops.client import EndpointClient
 from bundle.cli import main
 from bundle.errors import BundleError
 from bundle.ops.loadtest import LoadTestConfig, check_target, run_loadtest, run_step
@@ -53,8 +54,8 @@ def test_an_unreachable_goal_gives_no_recommendation_and_stops_the_ramp(endpoint
 
 def test_errors_during_a_step_are_counted_and_make_it_unsustainable(endpoint):
     bad = config(endpoint, latency_goal_ms=1000, body='{"instances": [[1, 2]]}')
-    client = aws.client("sagemaker-runtime", bad.region, endpoint_url=bad.endpoint_url, max_attempts=1)
-    step = run_step([client], bad)
+    runtime = aws.client("sagemaker-runtime", bad.region, endpoint_url=bad.endpoint_url, max_attempts=1)
+    step = run_step([EndpointClient(bad.endpoint_name, runtime=runtime, not_ready_attempts=1)], bad)
     assert step.errors == step.requests > 0 and step.first_error == "ModelError"
     assert not step.sustainable
 
