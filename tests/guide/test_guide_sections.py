@@ -34,6 +34,13 @@ COMBINATIONS = {
     "custom-model-capture-into-bundle-bucket": {**CUSTOM, "data_capture": {"enabled": True}},
     "capture-elsewhere": {"data_capture": {"enabled": True, "destination_s3_uri": "s3://audit-bucket/captured"}},
     "bucket-deleted-on-destroy": {"delete_bucket_on_destroy": True},
+    "async-scale-to-zero-topics-batch": {
+        "deployment_mode": "async",
+        "autoscaling": {"min_capacity": 0},
+        "async_inference": {"notification_email": "ops@example.com"},
+        "batch_transform": {"enabled": True},
+    },
+    "async-fixed-fleet": {"deployment_mode": "async", "autoscaling": {"enabled": False}},
     "serverless-on-demand": {"deployment_mode": "serverless"},
     "serverless-provisioned-topic": {"deployment_mode": "serverless", "serverless": {"provisioned_concurrency": 1}, "alarms": {"topic_arn": TOPIC}},
     "serverless-custom-model": {"deployment_mode": "serverless", **CUSTOM},
