@@ -1,12 +1,19 @@
 """Build `model.tar.gz`: train, version-gate, package byte-identically, and cache by inputs, for any recipe
 (bundle/artifact/recipes.py names them; `build_artifact()` is the default one's).
 
-Layout (what the serving container expects under /opt/ml/model):
+Layout "single-model" (what the serving container expects under /opt/ml/model):
     model.joblib          the fitted estimator
     manifest.json         versions, inputs sha, metrics, feature and class names
     code/inference.py     the handlers (SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code)
 No code/requirements.txt: the image already has every library the handlers use, and the container
 would pip-install it at every start.
+
+Layout "multi-model" (one archive under a multi-model endpoint's S3 prefix, loaded to /opt/ml/models/<name>/model):
+    model.joblib          the fitted estimator
+    model-manifest.json   the same manifest, under another name: a root manifest.json makes multi-model-server's
+                          registration fail (it reads it as its own legacy manifest; NullPointerException)
+No code/: under multi-model-server the handlers are imported once at start from SAGEMAKER_SUBMIT_DIRECTORY, the
+"sourcedir" tarball (`sourcedir_tarball()`: inference.py alone), never from a model's archive.
 """
 from __future__ import annotations
 
@@ -33,6 +40,9 @@ from bundle.artifact.image import DEFAULT_VERSION, IMAGES, REPOSITORY, ServingIm
 from model import train as training
 
 ARTIFACT_NAME = "model.tar.gz"
+SINGLE_MODEL, MULTI_MODEL = "single-model", "multi-model"
+LAYOUTS = (SINGLE_MODEL, MULTI_MODEL)
+MULTI_MODEL_MANIFEST = "model-manifest.json"
 # Bump when the tarball's layout or manifest changes: it is part of the cache key.
 PACKAGE_FORMAT = 1
 
@@ -59,6 +69,7 @@ class _RequiredManifest(TypedDict):
 class Manifest(_RequiredManifest, total=False):
     recipe: str  # every recipe's but the default's (see _build_into)
     estimator: str
+    layout: str  # only in multi-model archives
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,7 @@ class Artifact:
     manifest: Manifest
     cached: bool
     recipe: str  # the recipe's name (the default's manifest carries none: it predates recipes)
+    layout: str = SINGLE_MODEL
 
     def summary(self) -> dict:
         """The CLI's one JSON object."""
@@ -80,6 +92,7 @@ class Artifact:
             "image": self.manifest["image"],
             "versions": self.manifest["versions"],
             "recipe": self.recipe,
+            "layout": self.layout,
             "cv_accuracy": self.manifest["metrics"]["cv_accuracy_mean"],
             "cached": self.cached,
         }
@@ -116,7 +129,7 @@ def check_versions(image: ServingImage, running: Versions) -> None:
         )
 
 
-def inputs_sha256(image: ServingImage, versions: Versions, recipe: Recipe) -> str:
+def inputs_sha256(image: ServingImage, versions: Versions, recipe: Recipe, layout: str = SINGLE_MODEL) -> str:
     """Everything that can change the artifact's bytes, hashed: the cache key and the manifest's identity.
 
     The default recipe's key is computed exactly as before recipes existed (train.py, inference.py and no recipe
@@ -128,6 +141,8 @@ def inputs_sha256(image: ServingImage, versions: Versions, recipe: Recipe) -> st
     key = {"format": PACKAGE_FORMAT, "image": image.version, "versions": versions, "hyperparameters": asdict(recipe.hyperparameters)}
     if not recipe.default:
         key["recipe"] = recipe.name
+    if layout != SINGLE_MODEL:
+        key["layout"] = layout
     digest.update(json.dumps(key, sort_keys=True).encode())
     return digest.hexdigest()
 
@@ -154,19 +169,22 @@ def package(
     force: bool = False,
     cache_dir: Path | None = None,
     running: Versions | None = None,
+    layout: str = SINGLE_MODEL,
 ) -> Artifact:
     """Return the recipe's artifact for these inputs, from the cache unless `force`; copy it to `out_dir` if given."""
+    if layout not in LAYOUTS:
+        raise BundleError(f"unknown artifact layout {layout!r}: choose one of {', '.join(LAYOUTS)}")
     if image_version not in IMAGES:
         raise BundleError(f"serving image version {image_version!r} is not known; choose one of {sorted(IMAGES)}")
     image = serving_image(image_version)
     versions = running or running_versions()
     check_versions(image, versions)
-    key = inputs_sha256(image, versions, recipe)
+    key = inputs_sha256(image, versions, recipe, layout)
     entry = (cache_dir or default_cache_dir()) / key
     cached = not force and (entry / ARTIFACT_NAME).exists() and (entry / "manifest.json").exists()
     if not cached:
-        _build_into(entry, image, versions, recipe, key)
-    artifact = _load(entry, cached, recipe.name)
+        _build_into(entry, image, versions, recipe, key, layout)
+    artifact = _load(entry, cached, recipe.name, layout)
     if out_dir is not None:
         if out_dir.exists() and not out_dir.is_dir():
             raise BundleError(f"--out {out_dir} is a file, not a directory: give a directory to copy {ARTIFACT_NAME} into")
@@ -179,7 +197,7 @@ def package(
     return artifact
 
 
-def _build_into(entry: Path, image: ServingImage, versions: Versions, recipe: Recipe, key: str) -> None:
+def _build_into(entry: Path, image: ServingImage, versions: Versions, recipe: Recipe, key: str, layout: str) -> None:
     trained = recipe.train()
     manifest = Manifest(
         format=PACKAGE_FORMAT,
@@ -194,16 +212,16 @@ def _build_into(entry: Path, image: ServingImage, versions: Versions, recipe: Re
     if not recipe.default:  # the default's manifest predates recipes and stays byte-identical: no recipe name in it
         manifest["recipe"] = recipe.name
         manifest["estimator"] = type(trained.estimator).__name__
+    if layout != SINGLE_MODEL:
+        manifest["layout"] = layout
     with tempfile.TemporaryDirectory() as scratch:
         model_bytes = Path(training.save(trained, scratch)).read_bytes()
     manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
-    tarball = deterministic_tarball(
-        {
-            training.MODEL_FILENAME: model_bytes,
-            "manifest.json": manifest_bytes,
-            "code/inference.py": INFERENCE_SOURCE.read_bytes(),
-        }
-    )
+    if layout == MULTI_MODEL:
+        files = {training.MODEL_FILENAME: model_bytes, MULTI_MODEL_MANIFEST: manifest_bytes}
+    else:
+        files = {training.MODEL_FILENAME: model_bytes, "manifest.json": manifest_bytes, "code/inference.py": INFERENCE_SOURCE.read_bytes()}
+    tarball = deterministic_tarball(files)
     # Write to a temporary name and rename: a crash never leaves a half-written cache entry.
     entry.mkdir(parents=True, exist_ok=True)
     for name, data in ((ARTIFACT_NAME, tarball), ("manifest.json", manifest_bytes)):
@@ -212,8 +230,14 @@ def _build_into(entry: Path, image: ServingImage, versions: Versions, recipe: Re
         partial.replace(entry / name)
 
 
-def _load(entry: Path, cached: bool, recipe: str) -> Artifact:
+def _load(entry: Path, cached: bool, recipe: str, layout: str) -> Artifact:
     path = entry / ARTIFACT_NAME
     data = path.read_bytes()
     manifest = json.loads((entry / "manifest.json").read_text())
-    return Artifact(path, hashlib.sha256(data).hexdigest(), len(data), manifest, cached, recipe)
+    return Artifact(path, hashlib.sha256(data).hexdigest(), len(data), manifest, cached, recipe, layout)
+
+
+def sourcedir_tarball() -> bytes:
+    """What a multi-model endpoint's SAGEMAKER_SUBMIT_DIRECTORY names: the handlers alone, as the SageMaker Python SDK
+    packs an entry point (`sourcedir.tar.gz` with inference.py at its root); byte-identical from the same file."""
+    return deterministic_tarball({"inference.py": INFERENCE_SOURCE.read_bytes()})

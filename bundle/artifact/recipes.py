@@ -93,8 +93,20 @@ def recipe_artifact(
     force: bool = False,
     cache_dir: Path | None = None,
     running: "Versions | None" = None,
+    layout: str = "single-model",
 ) -> "Artifact":
-    """The recipe's model.tar.gz (from the cache unless `force`; copied into `out_dir` if given)."""
+    """The recipe's model.tar.gz (from the cache unless `force`; copied into `out_dir` if given).
+
+    `layout` "single-model" (the default) is a model.tar.gz for one endpoint; "multi-model" is an archive for a
+    multi-model endpoint's prefix (bundle/artifact/build.py describes both).
+    """
     from bundle.artifact.build import package
 
-    return package(get_recipe(name), image_version=image_version, out_dir=out_dir, force=force, cache_dir=cache_dir, running=running)
+    return package(
+        get_recipe(name), image_version=image_version, out_dir=out_dir, force=force, cache_dir=cache_dir, running=running, layout=layout
+    )
+
+
+def target_model_name(recipe: str, sha256: str) -> str:
+    """The content-addressed name a recipe's multi-model archive has under the endpoint's prefix (its TargetModel)."""
+    return f"{recipe}-{sha256[:12]}.tar.gz"

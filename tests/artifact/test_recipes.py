@@ -98,3 +98,41 @@ def test_the_shipped_handlers_answer_the_corpus_for_every_recipe(loaded_recipes,
         assert json.loads(reply.body)["predictions"] == list(case.predictions)
     elif case.status != 200:
         assert json.loads(reply.body)["error"] == case.error
+
+
+# --- multi-model archives ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(RECIPES))
+def test_multi_model_archives_have_no_root_manifest_json_and_no_code(tmp_path, name):
+    first = recipe_artifact(name, cache_dir=tmp_path / "a", layout="multi-model", force=True)
+    second = recipe_artifact(name, cache_dir=tmp_path / "b", layout="multi-model", force=True)
+    assert first.path.read_bytes() == second.path.read_bytes() and first.layout == "multi-model"
+    with tarfile.open(first.path, "r:gz") as tar:
+        assert tar.getnames() == ["model-manifest.json", "model.joblib"]
+        manifest = json.load(tar.extractfile("model-manifest.json"))
+    assert manifest["layout"] == "multi-model" and manifest["class_names"] == ["setosa", "versicolor", "virginica"]
+    single = recipe_artifact(name, cache_dir=tmp_path / "a")
+    assert single.manifest["inputs_sha256"] != first.manifest["inputs_sha256"], "each layout has its own cache entry"
+    assert "layout" not in single.manifest
+
+
+def test_target_model_names_are_content_addressed():
+    from bundle.artifact.recipes import target_model_name
+
+    assert target_model_name("gradient-boosting", "ab" * 32) == "gradient-boosting-abababababab.tar.gz"
+
+
+def test_the_sourcedir_tarball_holds_the_handlers_alone_byte_identically():
+    from bundle.artifact.build import sourcedir_tarball
+    import io
+
+    assert sourcedir_tarball() == sourcedir_tarball()
+    with tarfile.open(fileobj=io.BytesIO(sourcedir_tarball()), mode="r:gz") as tar:
+        assert tar.getnames() == ["inference.py"]
+        assert tar.extractfile("inference.py").read() == (REPO / "model" / "inference.py").read_bytes()
+
+
+def test_an_unknown_layout_is_a_message():
+    with pytest.raises(BundleError, match="unknown artifact layout 'zip'"):
+        recipe_artifact(DEFAULT_RECIPE, layout="zip")
