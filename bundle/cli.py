@@ -23,9 +23,23 @@ def cmd_artifact(args) -> int:
 def cmd_serve(args) -> int:
     from bundle.local.endpoint import LocalEndpoint
 
-    path = args.artifact or _default_artifact_path()
+    multi_model, models, scratch = None, None, None
+    if args.multi_model is not None:
+        if args.artifact:
+            raise BundleError("--artifact serves one model; --multi-model serves a directory of archives: give one of them")
+        multi_model, models, scratch = _multi_model_source(args.multi_model)
+        path = None
+    else:
+        path = args.artifact or _default_artifact_path()
     endpoint = LocalEndpoint(
-        path, args.host, args.port, endpoint_name=args.endpoint_name, access_log=args.access_log, workers=args.workers, timeout=args.timeout
+        path,
+        args.host,
+        args.port,
+        endpoint_name=args.endpoint_name,
+        access_log=args.access_log,
+        workers=args.workers,
+        timeout=args.timeout,
+        multi_model=multi_model,
     )
 
     def stop(signum, frame):  # shutdown() waits for serve_forever, so call it from another thread
@@ -33,10 +47,39 @@ def cmd_serve(args) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(json.dumps({"url": endpoint.url, "worker_url": endpoint.worker_url, "artifact": str(path), "status": "serving"}), flush=True)
-    endpoint.serve_forever()
+    served = {"artifact": str(path)} if multi_model is None else {"multi_model": models}
+    print(json.dumps({"url": endpoint.url, "worker_url": endpoint.worker_url, **served, "status": "serving"}), flush=True)
+    try:
+        endpoint.serve_forever()
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
     print(json.dumps({"status": "stopped"}), flush=True)
     return 0
+
+
+def _multi_model_source(directory: str):
+    """A directory of archives (each file's name is its TargetModel), or "" for the POC recipes' archives."""
+    import tempfile
+
+    from bundle.artifact.build import sourcedir_tarball
+    from bundle.artifact.recipes import RECIPES, recipe_artifact, target_model_name
+    from bundle.local.endpoint import MultiModelSource
+    from bundle.local.multi_model import ModelStore
+
+    scratch = None
+    if directory:
+        root = Path(directory)
+        if not root.is_dir():
+            raise BundleError(f"--multi-model {directory}: not a directory of model archives")
+    else:
+        scratch = tempfile.TemporaryDirectory(prefix="bundle-models-")
+        root = Path(scratch.name)
+        for recipe in RECIPES:
+            archive = recipe_artifact(recipe, layout="multi-model")
+            (root / target_model_name(recipe, archive.sha256)).write_bytes(archive.path.read_bytes())
+    models = sorted(p.name for p in root.iterdir() if p.is_file() and p.name.endswith(".tar.gz"))
+    return MultiModelSource(ModelStore.directory(root), sourcedir_tarball()), {"directory": str(root), "target_models": models}, scratch
 
 
 def cmd_demo(args) -> int:
@@ -143,11 +186,14 @@ def cmd_guide(args) -> int:
 def cmd_smoke(args) -> int:
     from bundle.guide.outputs import read_outputs_file
     from bundle.ops.smoke import Expected, run_smoke
+    from dataclasses import replace
 
     if args.outputs:
         expected = Expected.from_outputs(read_outputs_file(args.outputs))
+        if args.target_model:
+            expected = replace(expected, target_models=tuple(args.target_model))
     elif args.endpoint and (args.region or default_region()):
-        expected = Expected(endpoint_name=args.endpoint, region=args.region or default_region())
+        expected = Expected(endpoint_name=args.endpoint, region=args.region or default_region(), target_models=tuple(args.target_model))
     else:
         raise BundleError("smoke needs --outputs FILE, or --endpoint NAME and a region (--region, AWS_REGION or AWS_DEFAULT_REGION)")
     report = run_smoke(expected)
@@ -232,6 +278,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=_positive, default=os.cpu_count() or 1, help="gunicorn workers, as SAGEMAKER_MODEL_SERVER_WORKERS (default: one per CPU, as the image)"
     )
     p.add_argument("--timeout", type=_positive, default=60, help="model server timeout in seconds, as SAGEMAKER_MODEL_SERVER_TIMEOUT (default 60)")
+    p.add_argument(
+        "--multi-model",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="serve a multi-model endpoint (the image's multi-model server; needs Java): the archives in DIR, each called by "
+        "its file name as TargetModel; without DIR, the POC recipes' archives",
+    )
     p.set_defaults(run=cmd_serve)
 
     p = commands.add_parser("validate", help="check a params file against params.schema.json (exit 0 valid, 2 invalid)")
@@ -279,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint", help="endpoint name (with --region, when there are no outputs)")
     p.add_argument("--region", help="AWS region of the endpoint (default AWS_REGION, then AWS_DEFAULT_REGION)")
     p.add_argument("--connections", help="act as the aws_authentication role of this connections file (default $BUNDLE_CONNECTIONS_FILE)")
+    p.add_argument(
+        "--target-model", action="append", default=[], help="a multi-model endpoint's model to invoke (TargetModel); repeat for each (--outputs names them all)"
+    )
     p.set_defaults(run=cmd_smoke)
 
     p = commands.add_parser("demo", help="the whole local path, end to end (what `make demo` runs)")
@@ -310,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instance-count", type=int, default=1, help="instances behind the endpoint: rates are divided by it")
     p.add_argument("--body", type=Path, help="request body to send, as your clients do (default: the guide's 3-row JSON)")
     p.add_argument("--content-type", default="application/json", help="the body's Content-Type (default application/json)")
+    p.add_argument("--target-model", help="a multi-model endpoint's model to load (TargetModel, e.g. random-forest-<sha>.tar.gz)")
     p.add_argument("--json", type=Path, help="also write the steps and the recommendation to this JSON file")
     p.set_defaults(run=cmd_loadtest)
     return parser

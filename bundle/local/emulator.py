@@ -2,7 +2,8 @@
 
 There is no AWS account here. To run the guide's commands and the smoke test as they would run
 after `pulumi up`, this creates in moto (the AWS API emulator) the resources that the stack outputs
-name, and serves the real artifact with the local endpoint. Environment variables
+name, and serves the real artifact with the local endpoint (a multi-model endpoint: the stack's models under its
+prefix in moto's S3, served by the image's multi-model server, each fetched on its first call). Environment variables
 AWS_ENDPOINT_URL (moto) and AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME (local endpoint) route boto3 and the
 AWS CLI there. moto accepts much that AWS rejects: a passing run proves the calls are well-formed and
 name the right resources, not that AWS would accept them (see shared FACTS.md).
@@ -27,9 +28,10 @@ FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "te
 class EmulatedDeployment:
     """Context manager: moto server + local endpoint + the stack's resources created in moto."""
 
-    def __init__(self, outputs: dict, artifact: Path):
+    def __init__(self, outputs: dict, artifact: Path | None):
         self.outputs = outputs
-        self.artifact = Path(artifact)
+        self.artifact = Path(artifact) if artifact else None
+        self.multi_model = outputs.get("multi_model")
         self.region = outputs["endpoint"]["region"]
         self.endpoint_name = outputs["endpoint"]["endpoint_name"]
         self._moto: ThreadedMotoServer | None = None
@@ -61,8 +63,8 @@ class EmulatedDeployment:
         self._moto.start()
         # moto's state is per process: start every deployment from an empty account.
         urllib.request.urlopen(urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST"), timeout=10).read()
-        self._local = LocalEndpoint(self.artifact, port=0, endpoint_name=self.endpoint_name).start()
         try:
+            self._local = self._start_local_endpoint()
             self._create_resources()
         except BaseException:
             self.__exit__(None, None, None)
@@ -78,6 +80,38 @@ class EmulatedDeployment:
     def client(self, service: str):
         return aws.client(service, self.region, endpoint_url=self.moto_url, max_attempts=1)
 
+    def _start_local_endpoint(self) -> LocalEndpoint:
+        if not self.multi_model:
+            return LocalEndpoint(self.artifact, port=0, endpoint_name=self.endpoint_name).start()
+        from bundle.artifact.build import sourcedir_tarball
+        from bundle.local.endpoint import MultiModelSource
+        from bundle.local.multi_model import ModelStore
+
+        store = ModelStore.s3(self.client("s3"), self.multi_model["prefix"])  # archives are read when first called
+        return LocalEndpoint(None, port=0, endpoint_name=self.endpoint_name, multi_model=MultiModelSource(store, sourcedir_tarball())).start()
+
+    def _put_multi_model_objects(self, s3, bucket: str) -> None:
+        """The models under the prefix and the handlers' sourcedir, as the stack uploads and copies them. The user's own
+        archives are not here: a recipe's archive stands in for each, at its source URI and at its copy's key."""
+        from bundle.artifact.build import sourcedir_tarball
+        from bundle.artifact.recipes import recipe_artifact
+
+        _, prefix = split_s3_uri(self.multi_model["prefix"])
+        stand_in = recipe_artifact("logistic-regression", layout="multi-model").path.read_bytes()
+        for hosted in self.multi_model["models"]:
+            source = hosted["source"]
+            if source.startswith("s3://"):
+                source_bucket, source_key = split_s3_uri(source)
+                if source_bucket != bucket:
+                    s3.create_bucket(Bucket=source_bucket)
+                s3.put_object(Bucket=source_bucket, Key=source_key, Body=stand_in)
+                data = stand_in
+            else:
+                data = recipe_artifact(source, layout="multi-model").path.read_bytes()
+            s3.put_object(Bucket=bucket, Key=prefix + hosted["target_model"], Body=data)
+        code_bucket, code_key = split_s3_uri(self.multi_model["code_url"])
+        s3.put_object(Bucket=code_bucket, Key=code_key, Body=sourcedir_tarball())
+
     def _create_resources(self) -> None:
         out, params = self.outputs, self.outputs["params"]
         variant = out["variant_name"]
@@ -85,21 +119,29 @@ class EmulatedDeployment:
         bucket, key = split_s3_uri(out["model_data_url"])
         s3 = self.client("s3")
         s3.create_bucket(Bucket=bucket)
-        s3.put_object(Bucket=bucket, Key=key, Body=self.artifact.read_bytes())
+        if self.multi_model:
+            self._put_multi_model_objects(s3, bucket)
+        else:
+            s3.put_object(Bucket=bucket, Key=key, Body=self.artifact.read_bytes())
 
         iam = self.client("iam")
         role_name = out["role_arn"].rsplit("/", 1)[-1]
         role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST_POLICY))["Role"]["Arn"]
 
         sm = self.client("sagemaker")
+        container = {"Image": out["image_uri"], "ModelDataUrl": out["model_data_url"], "Environment": MODEL_ENVIRONMENT}
+        if self.multi_model:
+            from bundle.deploy.model import multi_model_environment
+
+            container.update(
+                Mode="MultiModel",
+                MultiModelConfig={"ModelCacheSetting": self.multi_model["cache"]},
+                Environment=multi_model_environment(self.multi_model["code_url"], self.region),
+            )
         sm.create_model(
             ModelName=out["endpoint"]["model_name"],
             ExecutionRoleArn=role_arn,
-            PrimaryContainer={
-                "Image": out["image_uri"],
-                "ModelDataUrl": out["model_data_url"],
-                "Environment": MODEL_ENVIRONMENT,
-            },
+            PrimaryContainer=container,
             EnableNetworkIsolation=params.get("enable_network_isolation", False),  # serverless has no such setting
         )
         production_variant = {"VariantName": variant, "ModelName": out["endpoint"]["model_name"], "InitialVariantWeight": 1.0}

@@ -23,10 +23,13 @@ import subprocess
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import urllib3
 
+from bundle.artifact.tarball import unpack_artifact
 from bundle.errors import BundleError
 from bundle.paths import CONTAINER_CODE, IMAGE_PYTHON
 
@@ -181,3 +184,108 @@ class MultiModelServer:
 def model_name_for(target: str) -> str:
     """The MMS model name of a TargetModel (any relative S3 key, up to 1024 characters): a hash, as SageMaker uses."""
     return hashlib.sha256(target.encode("utf-8")).hexdigest()[:40]
+
+
+# --- the front's side: TargetModel -> a model loaded on first use, as SageMaker does ---------------------------------
+
+# How long the first call of a model waits for it to load before SageMaker answers ModelNotReadyException (HTTP 429);
+# the load goes on, and a later call finds the model ready.
+MODEL_READY_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class ModelStore:
+    """Where a multi-model endpoint's archives are: `fetch(target)` gives an archive's bytes, or None when there is
+    none; `where(target)` names the place (bucket and key) for the error message."""
+
+    fetch: Callable[[str], bytes | None]
+    where: Callable[[str], tuple[str, str]]
+
+    @classmethod
+    def directory(cls, root: Path) -> "ModelStore":
+        """Archives in a local directory, named by their file names (`serve --multi-model DIR`)."""
+        root = Path(root).resolve()
+
+        def path(target: str) -> Path | None:
+            candidate = (root / target).resolve()
+            return candidate if root in candidate.parents and candidate.is_file() else None
+
+        return cls(fetch=lambda t: path(t).read_bytes() if path(t) else None, where=lambda t: (str(root), t))
+
+    @classmethod
+    def s3(cls, client, prefix_url: str) -> "ModelStore":
+        """Archives under an S3 prefix (the stack's ModelDataUrl), read with a boto3 S3 client (moto's, here)."""
+        bucket, prefix = prefix_url.removeprefix("s3://").partition("/")[::2]
+
+        def fetch(target: str) -> bytes | None:
+            try:
+                return client.get_object(Bucket=bucket, Key=prefix + target)["Body"].read()
+            except client.exceptions.NoSuchKey:
+                return None
+
+        return cls(fetch=fetch, where=lambda t: (bucket, prefix + t))
+
+
+@dataclass
+class _Loading:
+    done: threading.Event = field(default_factory=threading.Event)
+    failure: tuple[int, bytes] | None = None  # MMS's status and body when the load failed
+
+
+class MultiModelRouter:
+    """TargetModel -> MMS model: fetched, unpacked to <models>/<name>/model and registered on first use; then invoked.
+
+    `invoke` returns (status, body, content type, aws_error): aws_error is the runtime API's own error type
+    (ValidationError, ModelNotReadyException) when the front answers itself, None when the container answered."""
+
+    def __init__(self, server: MultiModelServer, store: ModelStore, models_dir: Path, ready_timeout: float = MODEL_READY_TIMEOUT):
+        self.server = server
+        self.store = store
+        self.models_dir = Path(models_dir)
+        self.ready_timeout = ready_timeout
+        self._lock = threading.Lock()
+        self._loads: dict[str, _Loading] = {}
+
+    def invoke(self, target: str, body: bytes, headers: dict) -> tuple[int, bytes, str, str | None]:
+        name = model_name_for(target)
+        with self._lock:
+            loading = self._loads.get(name)
+            if loading is None:
+                data = self.store.fetch(target)
+                if data is None:
+                    bucket, key = self.store.where(target)
+                    message = (
+                        f"Failed to download model data(bucket: {bucket}, key: {key}). Please ensure that there is an object "
+                        "located at the URL and that the role passed to CreateModel has permissions to download the model."
+                    )
+                    return 400, message.encode(), "text/plain", "ValidationError"
+                loading = self._loads[name] = _Loading()
+                threading.Thread(target=self._load, args=(name, data, loading), daemon=True).start()
+        if not loading.done.wait(self.ready_timeout):
+            message = f"Model {target} is still loading: retry the request (SageMaker keeps loading it for up to 360 seconds)."
+            return 429, message.encode(), "text/plain", "ModelNotReadyException"
+        if loading.failure is not None:
+            with self._lock:
+                if self._loads.get(name) is loading:
+                    del self._loads[name]  # the next call tries again, as SageMaker does
+            status, message = loading.failure
+            return status, message, "application/json", None
+        status, data, response_headers = self.server.invoke(name, body, headers)
+        return status, data, response_headers.get("Content-Type", "application/json"), None
+
+    def _load(self, name: str, data: bytes, loading: _Loading) -> None:
+        directory = self.models_dir / name / "model"
+        try:
+            if directory.exists():
+                shutil.rmtree(directory)
+            directory.mkdir(parents=True)
+            archive = directory.parent / "model.tar.gz"
+            archive.write_bytes(data)
+            unpack_artifact(archive, directory, require_code=False)
+            status, document = self.server.load(name, directory)
+            if status not in (200, 409):  # 409: already loaded
+                loading.failure = (status, json.dumps(document).encode())
+        except (BundleError, OSError, urllib3.exceptions.HTTPError) as e:
+            loading.failure = (500, json.dumps({"code": 500, "type": type(e).__name__, "message": str(e)}).encode())
+        finally:
+            loading.done.set()

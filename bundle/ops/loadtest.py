@@ -65,6 +65,7 @@ class LoadTestConfig:
     request_timeout_s: float = 10.0
     body: str = field(default_factory=lambda: json.dumps(instances_request()))  # the guide's 3-row request
     content_type: str = "application/json"
+    target_model: str | None = None  # a multi-model endpoint's model (TargetModel); the cold load is in the warm-up
 
 
 @dataclass(frozen=True)
@@ -186,8 +187,9 @@ def warm_up(client, config: LoadTestConfig) -> None:
 
 
 def invoke(client, config: LoadTestConfig) -> None:
+    target = {"TargetModel": config.target_model} if config.target_model else {}
     response = client.invoke_endpoint(
-        EndpointName=config.endpoint_name, ContentType=config.content_type, Accept="application/json", Body=config.body
+        EndpointName=config.endpoint_name, ContentType=config.content_type, Accept="application/json", Body=config.body, **target
     )
     response["Body"].read()
 
@@ -311,6 +313,7 @@ def main(args) -> int:
         safety_factor=args.safety_factor,
         instance_count=args.instance_count,
         content_type=args.content_type,
+        target_model=getattr(args, "target_model", None),
         **({"body": read_body(args.body)} if args.body else {}),
     )
 

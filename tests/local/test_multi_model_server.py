@@ -17,19 +17,15 @@ import pytest
 from bundle.artifact.build import sourcedir_tarball
 from bundle.artifact.recipes import DEFAULT_RECIPE, RECIPES, recipe_artifact
 from bundle.local.multi_model import MAX_MMS_PORT, MultiModelServer, java_problem
-from corpus import BAD, CORPUS, GOOD, ids
+from corpus import BAD, CORPUS, GOOD, MMS_MAX_REQUEST, MMS_STRICT_UTF8_500, ids
 
 PROBLEM = java_problem()
 pytestmark = pytest.mark.skipif(PROBLEM is not None, reason=f"multi-model-server cannot run here: {PROBLEM}")
 
-# sagemaker-inference's Transformer decodes exactly `application/json` and `text/csv` bodies from UTF-8 *strictly*,
-# before any hook runs: bytes that are not UTF-8 end in its own HTTP 500 (UnicodeDecodeError), whatever the handlers
-# do. The image's handler service uses that Transformer, so its multi-model mode answers these cases 500: a
-# property of the image, recorded here so that a change in it is noticed.
-STRICT_UTF8_500 = {"json-not-utf8", "json-not-utf8-in-string", "json-binary", "csv-not-utf8", "csv-binary"}
-# The image sets MMS's max_request_size to MAX_CONTENT_LENGTH (6 MiB by default): a longer body is refused by MMS
-# itself with 413 and an empty body; the handlers never see it (InvokeEndpoint's own 6 MB limit stops it first).
-MMS_MAX_REQUEST = 6 * 1024**2
+# Cases that never reach the handlers under MMS (corpus.py says why): recorded here so that a change is noticed.
+# sagemaker-inference's strict UTF-8 decoding is the image's (its handler service uses that Transformer): a property
+# of the image, not of the handlers.
+STRICT_UTF8_500 = MMS_STRICT_UTF8_500
 
 
 def unpack(archive, into):
