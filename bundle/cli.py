@@ -356,6 +356,12 @@ def build_parser() -> argparse.ArgumentParser:
     model_size.add_arguments(p)
     p.set_defaults(run=model_size.run)
 
+    from bundle.ops import models
+
+    p = commands.add_parser("models", help="a multi-model endpoint's models: list them, or add one without a deploy")
+    p.add_argument("--connections", help="act as the aws_authentication role of this connections file (default $BUNDLE_CONNECTIONS_FILE)")
+    models.add_arguments(p)
+
     p = commands.add_parser("loadtest", help="ramp load on an endpoint and recommend target_invocations_per_instance")
     p.add_argument("--endpoint", required=True, help="endpoint name (InvokeEndpoint's EndpointName)")
     p.add_argument("--region", help="AWS region (default AWS_REGION, AWS_DEFAULT_REGION or us-east-1)")
