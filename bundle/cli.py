@@ -102,7 +102,8 @@ def cmd_validate(args) -> int:
         print(str(e), file=sys.stderr)
         return 2
     sizing = f"serverless {params.serverless.memory_size_mb} MB" if params.serverless else params.instance_type
-    print(f"{args.file}: valid ({params.model_source}, {sizing}, endpoint {params.endpoint_name})")
+    source = f"multi-model: {len(params.multi_model.models)} models" if params.is_multi_model else params.model_source
+    print(f"{args.file}: valid ({source}, {sizing}, endpoint {params.endpoint_name})")
     return 0
 
 

@@ -33,7 +33,9 @@ What the image's worker (sagemaker-containers) does before this code runs, and w
 for exactly `application/json` or `text/csv` it hands the body over as *text*, decoded from UTF-8 with
 replacement characters (U+FFFD) for bytes that are not UTF-8; any other type (with parameters too, or
 npy) arrives as bytes. So a malformed body is recognised by its replacement characters, and the size
-limit is counted on the UTF-8 bytes, not on characters.
+limit is counted on the UTF-8 bytes, not on characters. Under multi-model-server, sagemaker-inference decodes the
+same two types *strictly*: a body that is not UTF-8 ends in its own 500 before this code runs (nothing here can
+change that), and multi-model-server itself refuses a body over its max_request_size (6 MiB) with an empty 413.
 """
 from __future__ import annotations
 

@@ -163,3 +163,11 @@ def test_the_schemas_recipe_names_are_the_bundles():
 
 def test_a_disabled_multi_model_changes_nothing():
     assert evaluate(validate({"multi_model": {"enabled": False}})).outputs == evaluate(validate({})).outputs
+
+
+def test_the_example_params_file_plans_a_multi_model_endpoint():
+    from bundle.params.sources import read_params_file
+    from conftest import REPO
+
+    params = validate(read_params_file(str(REPO / "examples" / "multi-model" / "params.json")))
+    assert params.is_multi_model and params.multi_model.recipes == tuple(RECIPES)
