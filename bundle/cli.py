@@ -13,9 +13,9 @@ from bundle.errors import BundleError
 
 
 def cmd_artifact(args) -> int:
-    from bundle.artifact.build import build_artifact
+    from bundle.artifact.recipes import recipe_artifact
 
-    artifact = build_artifact(image_version=args.image_version, out_dir=args.out, force=args.force)
+    artifact = recipe_artifact(args.recipe, image_version=args.image_version, out_dir=args.out, force=args.force)
     print(json.dumps(artifact.summary(), indent=2))
     return 0
 
@@ -24,7 +24,14 @@ def cmd_serve(args) -> int:
     from bundle.local.endpoint import LocalEndpoint
     from bundle.local.rest import RestSettings
 
-    path = args.artifact or _default_artifact_path()
+    multi_model, models, scratch = None, None, None
+    if args.multi_model is not None:
+        if args.artifact:
+            raise BundleError("--artifact serves one model; --multi-model serves a directory of archives: give one of them")
+        multi_model, models, scratch = _multi_model_source(args.multi_model)
+        path = None
+    else:
+        path = args.artifact or _default_artifact_path()
     if args.api_key and args.api_auth == "iam":
         raise BundleError("--api-key (an API key) and --api-auth iam (signed requests) are two different checks: give one")
     rest = RestSettings("api_key", args.api_key) if args.api_key else RestSettings("iam") if args.api_auth == "iam" else None
@@ -32,6 +39,7 @@ def cmd_serve(args) -> int:
         path, args.host, args.port, endpoint_name=args.endpoint_name, access_log=args.access_log, workers=args.workers, timeout=args.timeout,
         async_config=_async_config(args),
         rest_settings=rest,
+        multi_model=multi_model,
     )  # fmt: skip
 
     def stop(signum, frame):  # shutdown() waits for serve_forever, so call it from another thread
@@ -39,8 +47,13 @@ def cmd_serve(args) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(json.dumps({"url": endpoint.url, "worker_url": endpoint.worker_url, "artifact": str(path), "status": "serving"}), flush=True)
-    endpoint.serve_forever()
+    served = {"artifact": str(path)} if multi_model is None else {"multi_model": models}
+    print(json.dumps({"url": endpoint.url, "worker_url": endpoint.worker_url, **served, "status": "serving"}), flush=True)
+    try:
+        endpoint.serve_forever()
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
     print(json.dumps({"status": "stopped"}), flush=True)
     return 0
 
@@ -54,6 +67,28 @@ def _async_config(args):
     from bundle.local.async_front import AsyncConfig
 
     return AsyncConfig(args.async_output, args.async_failure, args.async_concurrency)
+def _multi_model_source(directory: str):
+    """A directory of archives (each file's name is its TargetModel), or "" for the POC recipes' archives."""
+    import tempfile
+
+    from bundle.artifact.build import sourcedir_tarball
+    from bundle.artifact.recipes import RECIPES, recipe_artifact, target_model_name
+    from bundle.local.endpoint import MultiModelSource
+    from bundle.local.multi_model import ModelStore
+
+    scratch = None
+    if directory:
+        root = Path(directory)
+        if not root.is_dir():
+            raise BundleError(f"--multi-model {directory}: not a directory of model archives")
+    else:
+        scratch = tempfile.TemporaryDirectory(prefix="bundle-models-")
+        root = Path(scratch.name)
+        for recipe in RECIPES:
+            archive = recipe_artifact(recipe, layout="multi-model")
+            (root / target_model_name(recipe, archive.sha256)).write_bytes(archive.path.read_bytes())
+    models = sorted(p.name for p in root.iterdir() if p.is_file() and p.name.endswith(".tar.gz"))
+    return MultiModelSource(ModelStore.directory(root), sourcedir_tarball()), {"directory": str(root), "target_models": models}, scratch
 
 
 def cmd_demo(args) -> int:
@@ -76,7 +111,8 @@ def cmd_validate(args) -> int:
         print(str(e), file=sys.stderr)
         return 2
     sizing = f"serverless {params.serverless.memory_size_mb} MB" if params.serverless else params.instance_type
-    print(f"{args.file}: valid ({params.model_source}, {sizing}, endpoint {params.endpoint_name})")
+    source = f"multi-model: {len(params.multi_model.models)} models" if params.is_multi_model else params.model_source
+    print(f"{args.file}: valid ({source}, {sizing}, endpoint {params.endpoint_name})")
     return 0
 
 
@@ -160,11 +196,14 @@ def cmd_guide(args) -> int:
 def cmd_smoke(args) -> int:
     from bundle.guide.outputs import read_outputs_file
     from bundle.ops.smoke import Expected, run_smoke
+    from dataclasses import replace
 
     if args.outputs:
         expected = Expected.from_outputs(read_outputs_file(args.outputs))
+        if args.target_model:
+            expected = replace(expected, target_models=tuple(args.target_model))
     elif args.endpoint and (args.region or default_region()):
-        expected = Expected(endpoint_name=args.endpoint, region=args.region or default_region())
+        expected = Expected(endpoint_name=args.endpoint, region=args.region or default_region(), target_models=tuple(args.target_model))
     else:
         raise BundleError("smoke needs --outputs FILE, or --endpoint NAME and a region (--region, AWS_REGION or AWS_DEFAULT_REGION)")
     report = run_smoke(expected)
@@ -225,7 +264,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bundle", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
+    from bundle.artifact.recipes import DEFAULT_RECIPE, RECIPES
+
     p = commands.add_parser("artifact", help="build model.tar.gz (or reuse it from the cache) and print its identity")
+    p.add_argument(
+        "--recipe",
+        choices=list(RECIPES),
+        default=DEFAULT_RECIPE,
+        help=f"which proof-of-concept model (default {DEFAULT_RECIPE}): " + "; ".join(f"{r.name}: {r.summary}" for r in RECIPES.values()),
+    )
     p.add_argument("--out", type=Path, help="also copy model.tar.gz into this directory")
     p.add_argument("--force", action="store_true", help="rebuild from scratch, ignoring the cache")
     p.add_argument("--image-version", default="1.4-2", help="serving image version to lock to (default 1.4-2)")
@@ -247,6 +294,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--async-concurrency", type=_positive, default=2, help="requests processed at once (MaxConcurrentInvocationsPerInstance; default 2)")
     p.add_argument("--api-key", help="also serve the REST front's contract on POST /v1/invocations, checking this x-api-key")
     p.add_argument("--api-auth", choices=["iam"], help="also serve the REST front's contract, requiring SigV4-signed requests (signatures not verified)")
+    p.add_argument(
+        "--multi-model",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="serve a multi-model endpoint (the image's multi-model server; needs Java): the archives in DIR, each called by "
+        "its file name as TargetModel; without DIR, the POC recipes' archives",
+    )
     p.set_defaults(run=cmd_serve)
 
     p = commands.add_parser("validate", help="check a params file against params.schema.json (exit 0 valid, 2 invalid)")
@@ -294,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint", help="endpoint name (with --region, when there are no outputs)")
     p.add_argument("--region", help="AWS region of the endpoint (default AWS_REGION, then AWS_DEFAULT_REGION)")
     p.add_argument("--connections", help="act as the aws_authentication role of this connections file (default $BUNDLE_CONNECTIONS_FILE)")
+    p.add_argument(
+        "--target-model", action="append", default=[], help="a multi-model endpoint's model to invoke (TargetModel); repeat for each (--outputs names them all)"
+    )
     p.set_defaults(run=cmd_smoke)
 
     p = commands.add_parser("demo", help="the whole local path, end to end (what `make demo` runs)")
@@ -314,6 +372,12 @@ def build_parser() -> argparse.ArgumentParser:
     model_size.add_arguments(p)
     p.set_defaults(run=model_size.run)
 
+    from bundle.ops import models
+
+    p = commands.add_parser("models", help="a multi-model endpoint's models: list them, or add one without a deploy")
+    p.add_argument("--connections", help="act as the aws_authentication role of this connections file (default $BUNDLE_CONNECTIONS_FILE)")
+    models.add_arguments(p)
+
     p = commands.add_parser("loadtest", help="ramp load on an endpoint and recommend target_invocations_per_instance")
     p.add_argument("--endpoint", required=True, help="endpoint name (InvokeEndpoint's EndpointName)")
     p.add_argument("--region", help="AWS region (default AWS_REGION, AWS_DEFAULT_REGION or us-east-1)")
@@ -328,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instance-count", type=int, default=1, help="instances behind the endpoint: rates are divided by it")
     p.add_argument("--body", type=Path, help="request body to send, as your clients do (default: the guide's 3-row JSON)")
     p.add_argument("--content-type", default="application/json", help="the body's Content-Type (default application/json)")
+    p.add_argument("--target-model", help="a multi-model endpoint's model to load (TargetModel, e.g. random-forest-<sha>.tar.gz)")
     p.add_argument("--json", type=Path, help="also write the steps and the recommendation to this JSON file")
     p.set_defaults(run=cmd_loadtest)
 

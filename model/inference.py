@@ -4,10 +4,21 @@ Shipped as `code/inference.py` inside model.tar.gz and picked by SAGEMAKER_PROGR
 the serving image, so it is self-contained: the standard library, numpy and joblib only, and
 nothing from `bundle/`.
 
-Why `transform_fn` and not input_fn/predict_fn/output_fn: the container turns *every* exception
-raised in a hook into HTTP 500 (counted as Invocation5XXErrors, which trips rollback alarms). The
-only way to answer a client error with 4xx is to return the worker's own Response object, which
-`transform_fn` can do for every stage of the request.
+Two servers run this module, and the image picks one by the environment variable SAGEMAKER_MULTI_MODEL:
+
+  single-model (unset)  sagemaker-containers' Flask worker under gunicorn. It turns *every* exception raised in a
+                        hook into HTTP 500 (counted as Invocation5XXErrors, which trips rollback alarms); the only
+                        way to answer a client error with 4xx is to return the worker's own Response object, which
+                        `transform_fn` can do for every stage of the request.
+  multi-model (set)     Java multi-model-server with sagemaker-inference's Transformer. A returned Response is not
+                        serialisable there (every request would get 503); a client error is *raised* as
+                        sagemaker-inference's GenericInferenceToolkitError, which the Transformer turns into its
+                        status with the message as the body, and an answer is returned as (bytes, content type).
+Both answer a bad request with the same status and the same JSON body {"error": ..., "message": ...}.
+
+Model directories: a single-model artifact carries its feature and class names in `manifest.json`; a multi-model
+archive carries them in `model-manifest.json` instead, because a root `manifest.json` makes multi-model-server's
+registration fail (it takes the file for its own legacy manifest). Either is read.
 
 Request formats (Content-Type, parameters such as `; charset=utf-8` accepted):
   application/json  {"instances": [[f1, f2, f3, f4], ...]}   (rows)
@@ -22,7 +33,9 @@ What the image's worker (sagemaker-containers) does before this code runs, and w
 for exactly `application/json` or `text/csv` it hands the body over as *text*, decoded from UTF-8 with
 replacement characters (U+FFFD) for bytes that are not UTF-8; any other type (with parameters too, or
 npy) arrives as bytes. So a malformed body is recognised by its replacement characters, and the size
-limit is counted on the UTF-8 bytes, not on characters.
+limit is counted on the UTF-8 bytes, not on characters. Under multi-model-server, sagemaker-inference decodes the
+same two types *strictly*: a body that is not UTF-8 ends in its own 500 before this code runs (nothing here can
+change that), and multi-model-server itself refuses a body over its max_request_size (6 MiB) with an empty 413.
 """
 from __future__ import annotations
 
@@ -31,6 +44,7 @@ import io
 import json
 import os
 from dataclasses import dataclass
+from http import HTTPStatus
 
 import joblib
 import numpy as np
@@ -42,7 +56,8 @@ NPY = "application/x-npy"
 MAX_BODY_BYTES = 6 * 1024 * 1024
 MODEL_FILENAME = "model.joblib"
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-MANIFEST_FILENAME = "manifest.json"
+MANIFEST_FILENAME = "manifest.json"  # single-model artifacts
+MULTI_MODEL_MANIFEST_FILENAME = "model-manifest.json"  # multi-model archives (MMS refuses a root manifest.json)
 # The response is a fresh tree of lists with no cycles: skipping json's cycle check saves ~15% of encoding.
 _RESPONSE_ENCODER = json.JSONEncoder(check_circular=False)
 
@@ -63,6 +78,23 @@ except ImportError:  # Anywhere else (unit tests calling the hooks directly): th
 
         def get_data(self) -> bytes:
             return self._body
+
+
+try:  # Inside the serving image: the error type sagemaker-inference turns into a status under multi-model-server.
+    from sagemaker_inference.errors import GenericInferenceToolkitError as ToolkitError
+except ImportError:  # Anywhere else: the same constructor and attributes.
+
+    class ToolkitError(Exception):  # type: ignore[no-redef]
+        def __init__(self, status_code, message=None, phrase=None):
+            self.status_code = status_code
+            self.message = message or "Invalid Request"
+            self.phrase = phrase or self.message
+            super().__init__(status_code, self.message, self.phrase)
+
+
+def under_multi_model_server() -> bool:
+    """The image serves with multi-model-server when SAGEMAKER_MULTI_MODEL is set to anything (its own test)."""
+    return bool(os.environ.get("SAGEMAKER_MULTI_MODEL"))
 
 
 class ClientError(Exception):
@@ -93,11 +125,13 @@ def model_fn(model_dir: str) -> ServedModel:
     estimator = joblib.load(os.path.join(model_dir, MODEL_FILENAME))
     if hasattr(estimator, "n_jobs"):
         estimator.n_jobs = 1  # no thread-pool start-up inside each predict
-    manifest_path = os.path.join(model_dir, MANIFEST_FILENAME)
     manifest = {}
-    if os.path.exists(manifest_path):
-        with open(manifest_path, encoding="utf-8") as f:
-            manifest = json.load(f)
+    for filename in (MANIFEST_FILENAME, MULTI_MODEL_MANIFEST_FILENAME):
+        manifest_path = os.path.join(model_dir, filename)
+        if os.path.exists(manifest_path):
+            with open(manifest_path, encoding="utf-8") as f:
+                manifest = json.load(f)
+            break
     n_features = int(estimator.n_features_in_)
     names = manifest.get("feature_names") or [f"f{i}" for i in range(n_features)]
     class_names = manifest.get("class_names")
@@ -111,17 +145,21 @@ def model_fn(model_dir: str) -> ServedModel:
 
 
 def transform_fn(model: ServedModel, body, content_type, accept):
-    """The one hook: decode, predict, encode; client errors become 4xx JSON responses."""
+    """The one hook: decode, predict, encode; client errors become 4xx JSON answers under either server."""
     try:
         response_type = _response_type(accept)
         rows = _decode(body, content_type, model)
         probabilities = model.estimator.predict_proba(rows)
         winners = probabilities.argmax(axis=1)
         payload = _encode(winners, probabilities, model, response_type)
-        return Response(response=payload, status=200, mimetype=response_type)
     except ClientError as e:
         error = json.dumps({"error": e.error, "message": e.message})
+        if under_multi_model_server():
+            raise ToolkitError(e.status, error, HTTPStatus(e.status).phrase) from None
         return Response(response=error, status=e.status, mimetype=JSON)
+    if under_multi_model_server():
+        return payload.encode("utf-8"), response_type
+    return Response(response=payload, status=200, mimetype=response_type)
 
 
 # --- content negotiation -------------------------------------------------------------------------

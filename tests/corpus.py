@@ -118,6 +118,15 @@ BAD = [
 
 CORPUS = GOOD + BAD
 
+# Under the image's multi-model server (Java multi-model-server + sagemaker-inference), two kinds of case never reach
+# the handlers (tests/local/test_multi_model_server.py shows each):
+# - sagemaker-inference's Transformer decodes exactly `application/json` and `text/csv` bodies from UTF-8 *strictly*
+#   before any hook runs, so bytes that are not UTF-8 end in its own HTTP 500 (UnicodeDecodeError);
+# - MMS refuses a body over max_request_size (the image sets it to MAX_CONTENT_LENGTH, 6 MiB) with 413 and no body
+#   (InvokeEndpoint's own 6 MB limit stops such a body before any container on SageMaker).
+MMS_STRICT_UTF8_500 = frozenset({"json-not-utf8", "json-not-utf8-in-string", "json-binary", "csv-not-utf8", "csv-binary"})
+MMS_MAX_REQUEST = 6 * 1024 * 1024
+
 
 def ids(cases: list[Case]) -> list[str]:
     return [case.id for case in cases]

@@ -1,11 +1,19 @@
-"""Build `model.tar.gz`: train, version-gate, package byte-identically, and cache by inputs.
+"""Build `model.tar.gz`: train, version-gate, package byte-identically, and cache by inputs, for any recipe
+(bundle/artifact/recipes.py names them; `build_artifact()` is the default one's).
 
-Layout (what the serving container expects under /opt/ml/model):
+Layout "single-model" (what the serving container expects under /opt/ml/model):
     model.joblib          the fitted estimator
     manifest.json         versions, inputs sha, metrics, feature and class names
     code/inference.py     the handlers (SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code)
 No code/requirements.txt: the image already has every library the handlers use, and the container
 would pip-install it at every start.
+
+Layout "multi-model" (one archive under a multi-model endpoint's S3 prefix, loaded to /opt/ml/models/<name>/model):
+    model.joblib          the fitted estimator
+    model-manifest.json   the same manifest, under another name: a root manifest.json makes multi-model-server's
+                          registration fail (it reads it as its own legacy manifest; NullPointerException)
+No code/: under multi-model-server the handlers are imported once at start from SAGEMAKER_SUBMIT_DIRECTORY, the
+"sourcedir" tarball (`sourcedir_tarball()`: inference.py alone), never from a model's archive.
 """
 from __future__ import annotations
 
@@ -15,7 +23,7 @@ import os
 import platform
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TypedDict
 
@@ -24,15 +32,17 @@ import numpy
 import scipy
 import sklearn
 
-from bundle.paths import CACHE_DIR, MODEL_DIR
+from bundle.paths import CACHE_DIR
+from bundle.artifact.recipes import DEFAULT_RECIPE, INFERENCE_SOURCE, Recipe, recipe_artifact
 from bundle.artifact.tarball import deterministic_tarball
 from bundle.errors import BundleError
 from bundle.artifact.image import DEFAULT_VERSION, IMAGES, REPOSITORY, ServingImage, serving_image
 from model import train as training
 
-TRAIN_SOURCE = MODEL_DIR / "train.py"
-INFERENCE_SOURCE = MODEL_DIR / "inference.py"
 ARTIFACT_NAME = "model.tar.gz"
+SINGLE_MODEL, MULTI_MODEL = "single-model", "multi-model"
+LAYOUTS = (SINGLE_MODEL, MULTI_MODEL)
+MULTI_MODEL_MANIFEST = "model-manifest.json"
 # Bump when the tarball's layout or manifest changes: it is part of the cache key.
 PACKAGE_FORMAT = 1
 
@@ -45,7 +55,7 @@ class Versions(TypedDict):
     joblib: str
 
 
-class Manifest(TypedDict):
+class _RequiredManifest(TypedDict):
     format: int
     image: str
     versions: Versions
@@ -56,6 +66,12 @@ class Manifest(TypedDict):
     class_names: list[str]
 
 
+class Manifest(_RequiredManifest, total=False):
+    recipe: str  # every recipe's but the default's (see _build_into)
+    estimator: str
+    layout: str  # only in multi-model archives
+
+
 @dataclass(frozen=True)
 class Artifact:
     path: Path
@@ -63,6 +79,8 @@ class Artifact:
     size_bytes: int
     manifest: Manifest
     cached: bool
+    recipe: str  # the recipe's name (the default's manifest carries none: it predates recipes)
+    layout: str = SINGLE_MODEL
 
     def summary(self) -> dict:
         """The CLI's one JSON object."""
@@ -73,6 +91,8 @@ class Artifact:
             "inputs_sha256": self.manifest["inputs_sha256"],
             "image": self.manifest["image"],
             "versions": self.manifest["versions"],
+            "recipe": self.recipe,
+            "layout": self.layout,
             "cv_accuracy": self.manifest["metrics"]["cv_accuracy_mean"],
             "cached": self.cached,
         }
@@ -109,12 +129,21 @@ def check_versions(image: ServingImage, running: Versions) -> None:
         )
 
 
-def inputs_sha256(image: ServingImage, versions: Versions, hyperparameters: training.Hyperparameters) -> str:
-    """What the model and its handlers are made of, hashed: the manifest's identity (`inputs_sha256`)."""
+def inputs_sha256(image: ServingImage, versions: Versions, recipe: Recipe, layout: str = SINGLE_MODEL) -> str:
+    """What the model and its handlers are made of, hashed: the manifest's identity (`inputs_sha256`).
+
+    The default recipe's key is computed exactly as before recipes existed (train.py, inference.py and no recipe
+    name), so its manifest is unchanged; every other recipe adds its name and its own sources. The cache entry's
+    name adds the packaging code (cache_key).
+    """
     digest = hashlib.sha256()
-    for source in (TRAIN_SOURCE, INFERENCE_SOURCE):
+    for source in recipe.sources:
         digest.update(source.read_bytes())
-    key = {"format": PACKAGE_FORMAT, "image": image.version, "versions": versions, "hyperparameters": asdict(hyperparameters)}
+    key = {"format": PACKAGE_FORMAT, "image": image.version, "versions": versions, "hyperparameters": asdict(recipe.hyperparameters)}
+    if not recipe.default:
+        key["recipe"] = recipe.name
+    if layout != SINGLE_MODEL:
+        key["layout"] = layout
     digest.update(json.dumps(key, sort_keys=True).encode())
     return digest.hexdigest()
 
@@ -146,19 +175,33 @@ def build_artifact(
     cache_dir: Path | None = None,
     running: Versions | None = None,
 ) -> Artifact:
-    """Return the artifact for these inputs, from the cache unless `force`; copy it to `out_dir` if given."""
+    """The default recipe's artifact (the RandomForest): see `bundle.artifact.recipes.recipe_artifact`."""
+    return recipe_artifact(DEFAULT_RECIPE, image_version=image_version, out_dir=out_dir, force=force, cache_dir=cache_dir, running=running)
+
+
+def package(
+    recipe: Recipe,
+    image_version: str = DEFAULT_VERSION,
+    out_dir: Path | None = None,
+    force: bool = False,
+    cache_dir: Path | None = None,
+    running: Versions | None = None,
+    layout: str = SINGLE_MODEL,
+) -> Artifact:
+    """Return the recipe's artifact for these inputs, from the cache unless `force`; copy it to `out_dir` if given."""
+    if layout not in LAYOUTS:
+        raise BundleError(f"unknown artifact layout {layout!r}: choose one of {', '.join(LAYOUTS)}")
     if image_version not in IMAGES:
         raise BundleError(f"serving image version {image_version!r} is not known; choose one of {sorted(IMAGES)}")
     image = serving_image(image_version)
     versions = running or running_versions()
     check_versions(image, versions)
-    hyperparameters = training.Hyperparameters()
-    key = inputs_sha256(image, versions, hyperparameters)
+    key = inputs_sha256(image, versions, recipe, layout)
     entry = (cache_dir or default_cache_dir()) / cache_key(key)
     cached = not force and (entry / ARTIFACT_NAME).exists() and (entry / "manifest.json").exists()
     if not cached:
-        _build_into(entry, image, versions, hyperparameters, key)
-    artifact = _load(entry, cached)
+        _build_into(entry, image, versions, recipe, key, layout)
+    artifact = _load(entry, cached, recipe.name, layout)
     if out_dir is not None:
         if out_dir.exists() and not out_dir.is_dir():
             raise BundleError(f"--out {out_dir} is a file, not a directory: give a directory to copy {ARTIFACT_NAME} into")
@@ -167,32 +210,35 @@ def build_artifact(
             shutil.copyfile(artifact.path, out_dir / ARTIFACT_NAME)
         except OSError as e:
             raise BundleError(f"cannot copy {ARTIFACT_NAME} into {out_dir}: {e.strerror}") from None
-        artifact = Artifact(out_dir / ARTIFACT_NAME, artifact.sha256, artifact.size_bytes, artifact.manifest, cached)
+        artifact = replace(artifact, path=out_dir / ARTIFACT_NAME)
     return artifact
 
 
-def _build_into(entry: Path, image: ServingImage, versions: Versions, hyperparameters, key: str) -> None:
-    trained = training.train(hyperparameters)
+def _build_into(entry: Path, image: ServingImage, versions: Versions, recipe: Recipe, key: str, layout: str) -> None:
+    trained = recipe.train()
     manifest = Manifest(
         format=PACKAGE_FORMAT,
         image=f"{REPOSITORY}:{image.version}",
         versions=versions,
         inputs_sha256=key,
-        hyperparameters=asdict(hyperparameters),
+        hyperparameters=asdict(recipe.hyperparameters),
         metrics=trained.metrics(),
         feature_names=trained.feature_names,
         class_names=trained.class_names,
     )
+    if not recipe.default:  # the default's manifest predates recipes and stays byte-identical: no recipe name in it
+        manifest["recipe"] = recipe.name
+        manifest["estimator"] = type(trained.estimator).__name__
+    if layout != SINGLE_MODEL:
+        manifest["layout"] = layout
     with tempfile.TemporaryDirectory() as scratch:
         model_bytes = Path(training.save(trained, scratch)).read_bytes()
     manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
-    tarball = deterministic_tarball(
-        {
-            training.MODEL_FILENAME: model_bytes,
-            "manifest.json": manifest_bytes,
-            "code/inference.py": INFERENCE_SOURCE.read_bytes(),
-        }
-    )
+    if layout == MULTI_MODEL:
+        files = {training.MODEL_FILENAME: model_bytes, MULTI_MODEL_MANIFEST: manifest_bytes}
+    else:
+        files = {training.MODEL_FILENAME: model_bytes, "manifest.json": manifest_bytes, "code/inference.py": INFERENCE_SOURCE.read_bytes()}
+    tarball = deterministic_tarball(files)
     # Write to a temporary name and rename: a crash never leaves a half-written cache entry.
     entry.mkdir(parents=True, exist_ok=True)
     for name, data in ((ARTIFACT_NAME, tarball), ("manifest.json", manifest_bytes)):
@@ -201,8 +247,14 @@ def _build_into(entry: Path, image: ServingImage, versions: Versions, hyperparam
         partial.replace(entry / name)
 
 
-def _load(entry: Path, cached: bool) -> Artifact:
+def _load(entry: Path, cached: bool, recipe: str, layout: str) -> Artifact:
     path = entry / ARTIFACT_NAME
     data = path.read_bytes()
     manifest = json.loads((entry / "manifest.json").read_text())
-    return Artifact(path, hashlib.sha256(data).hexdigest(), len(data), manifest, cached)
+    return Artifact(path, hashlib.sha256(data).hexdigest(), len(data), manifest, cached, recipe, layout)
+
+
+def sourcedir_tarball() -> bytes:
+    """What a multi-model endpoint's SAGEMAKER_SUBMIT_DIRECTORY names: the handlers alone, as the SageMaker Python SDK
+    packs an entry point (`sourcedir.tar.gz` with inference.py at its root); byte-identical from the same file."""
+    return deterministic_tarball({"inference.py": INFERENCE_SOURCE.read_bytes()})

@@ -35,8 +35,10 @@ def _entry(name: str, kind: bytes, mode: int, size: int) -> tarfile.TarInfo:
     return info
 
 
-def unpack_artifact(artifact: Path, into: Path) -> None:
-    """Extract model.tar.gz as SageMaker does into /opt/ml/model; refuse members that escape or link, on every Python."""
+def unpack_artifact(artifact: Path, into: Path, require_code: bool = True) -> None:
+    """Extract model.tar.gz as SageMaker does into /opt/ml/model; refuse members that escape or link, on every Python.
+
+    A multi-model endpoint's archive (`require_code=False`) has no code/: its handlers come from the sourcedir."""
     try:
         with tarfile.open(artifact, "r:gz") as tar:
             members = tar.getmembers()
@@ -54,5 +56,5 @@ def unpack_artifact(artifact: Path, into: Path) -> None:
                 tar.extractall(into, members=members)
     except (OSError, tarfile.TarError, EOFError) as e:
         raise BundleError(f"cannot unpack artifact {artifact}: {e}") from None
-    if not (into / "code" / "inference.py").exists():
+    if require_code and not (into / "code" / "inference.py").exists():
         raise BundleError(f"artifact {artifact} has no code/inference.py")

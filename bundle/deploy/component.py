@@ -29,7 +29,7 @@ import pulumi_aws as aws
 from bundle.artifact.image import REPOSITORY, serving_image
 from bundle.deploy import api, async_inference, batch_transform, capture, endpoint, iam, model, observability, scaling, storage
 from bundle.deploy.hook_identity import ProviderSettings
-from bundle.deploy.model import ModelArtifact
+from bundle.deploy.model import ModelArtifact, MultiModelPackage
 from bundle.deploy.rollout import endpoint_options, scaling_hook
 from bundle.names import BUNDLE_TAG
 from bundle.params.model import Params
@@ -40,7 +40,8 @@ COMPONENT_TYPE = "sagemaker-bundle:index:Endpoint"
 @dataclass(frozen=True)
 class EndpointArgs:
     params: Params
-    artifact: ModelArtifact | None  # None for model_source custom-s3: nothing is built or uploaded
+    artifact: ModelArtifact | None  # None for model_source custom-s3 or a multi-model endpoint
+    multi_model: MultiModelPackage | None = None  # a multi-model endpoint's models and handlers
     # Whom the update hook acts as: the provider's credential settings (the stack's aws:* config, or the catalog
     # connection's role). The default follows the ambient credentials.
     identity: ProviderSettings = ProviderSettings()
@@ -96,7 +97,9 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             if p.needs_bucket
             else None
         )
-        if args.artifact is not None:
+        if args.multi_model is not None:
+            self.model_data = model.multi_model_data(self.bucket, args.multi_model, self.environment.partition, tags, self)
+        elif args.artifact is not None:
             self.model_data = model.uploaded_model_data(self.bucket, args.artifact, p.endpoint_name, self.environment.partition, tags, self)
         else:
             self.model_data = model.custom_model_data(p.custom_model_s3_uri, self.environment.partition)
@@ -138,7 +141,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 p.endpoint_name,
                 p.enable_network_isolation,
                 p.vpc,
-                tuple(async_inference.model_environment(asynchronous).items()) if asynchronous else (),
+                extra_environment=tuple(async_inference.model_environment(asynchronous).items()) if asynchronous else (),
+                multi_model_cache=p.multi_model.cache if p.is_multi_model else None,
             ),
             self.execution.role.arn,
             self.environment.image.registry_path,
@@ -146,6 +150,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             tags,
             self,
             depends_on=[self.execution.policy],
+            region=self.environment.region,
         )
         self.config = endpoint.create_endpoint_config(
             p.endpoint_name,
@@ -164,7 +169,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
 
         # The alarms first: the endpoint's rollout names them, and SageMaker checks them when an update starts.
         self.observability = observability.create_observability(
-            observability.Watched(p.endpoint_name, p.variant_name, p.alarms, p.serverless, p.async_inference),
+            observability.Watched(p.endpoint_name, p.variant_name, p.alarms, p.serverless, p.async_inference, p.is_multi_model),
             self,
             tags,
             self.environment.region,

@@ -63,7 +63,7 @@ def create_execution_role(
 
 def execution_policy(
     grants: RoleGrants,
-    readable: str,
+    readable: str | list[str],
     region: str,
     account: str,
     partition: str,
@@ -77,7 +77,7 @@ def execution_policy(
     requests and write results under their prefixes only (bundle/deploy/async_inference.py)."""
     log_group = f"arn:{partition}:logs:{region}:{account}:log-group:{log_group_name(grants.endpoint_name)}"
     statements = [
-        {"Sid": "ReadModelArtifact", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [readable]},
+        {"Sid": "ReadModelArtifact", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": readable if isinstance(readable, list) else [readable]},
         # GetAuthorizationToken has no resource-level permissions: AWS requires "*" for it alone.
         {"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": ["*"]},
         {

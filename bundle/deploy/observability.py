@@ -36,6 +36,7 @@ class Watched:
     alarms: Alarms
     serverless: Serverless | None  # None: real-time instances
     asynchronous: AsyncInference | None = None  # deployment_mode async: queue metrics instead of invocations
+    multi_model: bool = False  # a multi-model endpoint: its cache, loading and loaded-model metrics too
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,15 @@ class VariantMetrics:
 
     def serverless(self, name: str, **options) -> list:
         return self.graphed(SAGEMAKER_NAMESPACE, name, **options)
+
+    def multi_model(self, name: str, **options) -> list:
+        """ModelCacheHit, ModelLoadingWaitTime, ... (AWS/SageMaker); LoadedModelCount is an instance metric (instance())."""
+        return self.graphed(SAGEMAKER_NAMESPACE, name, **options)
+
+    def multi_model_ms(self, name: str, stat: str, ref: str) -> list[list]:
+        """A multi-model timing (published in microseconds) in milliseconds."""
+        hidden = self.graphed(SAGEMAKER_NAMESPACE, name, stat=stat, id=ref, visible=False)
+        return [hidden, [{"expression": f"{ref}/{MICROSECONDS_PER_MS}", "label": f"{name} {stat} (ms)", "id": f"{ref}ms"}]]
 
     def alarm_source(self, name: str) -> dict:
         """The arguments a MetricAlarm on one of the variant's invocation metrics takes."""
@@ -337,6 +347,23 @@ def realtime_widgets(w: Watched, m: VariantMetrics, region: str, threshold: dict
             _graph(
                 "CPU and memory (%; CPU is summed over cores)",
                 [m.instance("CPUUtilization", stat="Average"), m.instance("MemoryUtilization", stat="Average")],
+                region,
+            ),
+        ]
+    if w.multi_model:
+        widgets += [
+            # Average of ModelCacheHit = the share of invocations whose model was already loaded.
+            _graph("Multi-model: cache hits (share of invocations served by a loaded model)", [m.multi_model("ModelCacheHit", stat="Average")], region, yAxis={"left": {"min": 0, "max": 1}}),
+            _graph(
+                "Multi-model: cold starts (ms waiting for, downloading and loading a model)",
+                m.multi_model_ms("ModelLoadingWaitTime", "Maximum", "wait")
+                + m.multi_model_ms("ModelDownloadingTime", "Maximum", "download")
+                + m.multi_model_ms("ModelLoadingTime", "Maximum", "load"),
+                region,
+            ),
+            _graph(
+                "Multi-model: loaded models (per instance) and unloads",
+                [m.instance("LoadedModelCount", stat="Maximum"), m.multi_model("ModelUnloadingTime", stat="SampleCount", label="unloads")],
                 region,
             ),
         ]

@@ -5,6 +5,7 @@ under Pulumi's mock runtime. Both are the same code.
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pulumi
@@ -20,11 +21,32 @@ from bundle.errors import BundleError
 from bundle.guide.render import guide_context, render
 from bundle.deploy.component import EndpointArgs, SageMakerEndpoint
 from bundle.deploy.hook_identity import ProviderSettings
-from bundle.deploy.model import ModelArtifact
+from bundle.deploy.model import HostedArchive, ModelArtifact, MultiModelPackage
 from bundle.names import log_group_name, scaling_resource_id, wake_policy_name
 from bundle.params.model import Params
 from bundle.deploy.redact import alarm_email_output, public_params
 from bundle.deploy.rollout import deployment_summary
+
+
+def multi_model_package(params: Params) -> MultiModelPackage:
+    """The recipes' multi-model archives (built or from the cache) and the handlers' sourcedir tarball."""
+    from bundle.artifact.build import sourcedir_tarball
+    from bundle.artifact.recipes import recipe_artifact, target_model_name
+    from bundle.paths import CACHE_DIR
+
+    archives = []
+    for recipe in params.multi_model.recipes:
+        built = recipe_artifact(recipe, image_version=params.serving_image_version, layout="multi-model")
+        archives.append(HostedArchive(recipe, built.path, built.sha256, target_model_name(recipe, built.sha256)))
+    code = sourcedir_tarball()
+    sha = hashlib.sha256(code).hexdigest()
+    path = CACHE_DIR / "sourcedir" / f"{sha}.tar.gz"  # a FileAsset needs a file: content-addressed, written once
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        partial.write_bytes(code)
+        partial.replace(path)
+    return MultiModelPackage(archives, params.multi_model.archives, path, sha, params.multi_model.cache)
 
 
 def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelArtifact | None) -> dict[str, Any]:
@@ -78,6 +100,18 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
             "destination": endpoint.capture_prefix,
             "sampling_percentage": params.data_capture.sampling_percentage if params.data_capture.enabled else None,
         },
+        "multi_model": (
+            {
+                "enabled": True,
+                # ModelDataUrl: every archive under it is a model, called by its key relative to it (TargetModel).
+                "prefix": endpoint.model_data.url,
+                "cache": params.multi_model.cache,
+                "code_url": endpoint.model_data.code_url,
+                "models": endpoint.model_data.hosted,
+            }
+            if params.is_multi_model
+            else None
+        ),
         "serverless": (
             {
                 "memory_size_mb": params.serverless.memory_size_mb,
@@ -127,13 +161,15 @@ def define_stack(params: Params, connections: Connections | None = None) -> dict
     role = connections.aws_authentication if connections else None
     bundle_aws.use_role(role)
     opts = pulumi.ResourceOptions(providers={"aws": assuming_provider(role)}) if role else None
-    artifact = None
+    artifact = package = None
     if params.builds_poc_model:
         built = build_artifact(image_version=params.serving_image_version)
         artifact = ModelArtifact(path=built.path, sha256=built.sha256)
+    if params.is_multi_model:
+        package = multi_model_package(params)
     # The update hook acts as the provider does: the stack's aws:* credential settings, or the connection's role.
     identity = ProviderSettings.from_config(pulumi.Config("aws").get).with_role(role)
-    endpoint = SageMakerEndpoint(params.endpoint_name, EndpointArgs(params=params, artifact=artifact, identity=identity), opts=opts)
+    endpoint = SageMakerEndpoint(params.endpoint_name, EndpointArgs(params=params, artifact=artifact, identity=identity, multi_model=package), opts=opts)
     outputs = stack_outputs(params, endpoint, artifact)
     # The guide is rendered from the real outputs once AWS knows them (strictly: a missing value fails the update).
     public = {k: v for k, v in outputs.items() if k != "alarm_email"}  # a secret input would make the guide secret

@@ -41,9 +41,12 @@ def guide_flags(params: Params, outputs: dict) -> dict[str, Any]:
     autoscaling = bool((outputs.get("autoscaling") or {}).get("enabled"))
     deployment = outputs.get("deployment") or {}
     strategy = deployment.get("strategy")
+    multi_model = bool(outputs.get("multi_model"))
     return {
         "poc_model": params.builds_poc_model,
-        "custom_model": not params.builds_poc_model,
+        "custom_model": params.model_source == "custom-s3" and not multi_model,
+        "multi_model": multi_model,
+        "single_model": not multi_model,
         "realtime": not serverless,
         "serverless": serverless,
         "autoscaling": autoscaling,

@@ -50,6 +50,7 @@ class EmulatedDeployment:
         self.artifact = Path(artifact)
         self.region = outputs["endpoint"]["region"]
         self.endpoint_name = outputs["endpoint"]["endpoint_name"]
+        self.multi_model = outputs.get("multi_model")  # a multi-model endpoint: its prefix, models and handlers
         self._moto: ThreadedMotoServer | None = None
         self._local: LocalEndpoint | None = None
 
@@ -84,10 +85,13 @@ class EmulatedDeployment:
         urllib.request.urlopen(urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST"), timeout=10).read()
         # An asynchronous stack's endpoint answers InvokeEndpointAsync, reading and writing S3 in this moto; with the
         # REST front, the local endpoint serves its contract too (an API key's value is known once replayed).
+        # A multi-model endpoint: the image's multi-model server, each model fetched from the prefix in moto's S3 on its
+        # first call, as SageMaker does.
         rest = RestSettings("iam") if (self.outputs.get("api") or {}).get("auth") == "iam" else None
         self._local = LocalEndpoint(
-            self.artifact, port=0, endpoint_name=self.endpoint_name, async_config=AsyncConfig.from_outputs(self.outputs),
-            region=self.region, s3_endpoint_url=self.moto_url, rest_settings=rest,
+            None if self.multi_model else self.artifact, port=0, endpoint_name=self.endpoint_name,
+            async_config=AsyncConfig.from_outputs(self.outputs), region=self.region, s3_endpoint_url=self.moto_url,
+            rest_settings=rest, multi_model=self._multi_model_source(),
         ).start()  # fmt: skip
         try:
             self._create_resources()
@@ -127,11 +131,20 @@ class EmulatedDeployment:
                 self._local.serve_rest(RestSettings("api_key", self.client("apigateway").get_api_key(apiKey=answer["id"], includeValue=True)["value"]))
         self._what_sagemaker_writes(s3, variant)
 
+    def _multi_model_source(self):
+        if not self.multi_model:
+            return None
+        from bundle.artifact.build import sourcedir_tarball
+        from bundle.local.endpoint import MultiModelSource
+        from bundle.local.multi_model import ModelStore
+
+        return MultiModelSource(ModelStore.s3(self.client("s3"), self.multi_model["prefix"]), sourcedir_tarball())
+
     def _what_the_user_brings(self, s3) -> None:
         """Buckets and objects the stack refers to but does not own: a custom model's archive, an outside capture bucket."""
         planned_buckets = {r.state.get("bucket") for r in self.plan.resources if r.type == "aws:s3/bucket:Bucket"}
         out = self.outputs
-        if out.get("artifact_sha256") is None:  # model_source custom-s3: the user's own archive
+        if (out.get("params") or {}).get("model_source") == "custom-s3":  # the user's own archive
             bucket, key = split_s3_uri(out["model_data_url"])
             s3.create_bucket(Bucket=bucket)
             s3.put_object(Bucket=bucket, Key=key, Body=self.artifact.read_bytes())
@@ -142,6 +155,17 @@ class EmulatedDeployment:
             if bucket not in planned_buckets:
                 s3.create_bucket(Bucket=bucket)
                 planned_buckets.add(bucket)
+        # A multi-model endpoint's own archives (s3:// in multi_model.models), which the stack copies under its prefix:
+        # a recipe's multi-model archive stands in for each, at its source.
+        for hosted in (self.multi_model or {}).get("models", []):
+            if hosted["source"].startswith("s3://"):
+                from bundle.artifact.recipes import recipe_artifact
+
+                bucket, key = split_s3_uri(hosted["source"])
+                if bucket not in planned_buckets:
+                    s3.create_bucket(Bucket=bucket)
+                    planned_buckets.add(bucket)
+                s3.put_object(Bucket=bucket, Key=key, Body=recipe_artifact("logistic-regression", layout="multi-model").path.read_bytes())
         # Async requests and results, batch data sets: the user's own buckets when the params name them.
         places = [v for k, v in (out.get("async_inference") or {}).items() if k.endswith("_location")]
         places += list((out.get("batch_transform") or {}).values())

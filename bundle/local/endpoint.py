@@ -12,6 +12,13 @@ Two processes, as on SageMaker (where AWS's front talks to the container):
                        InvokeEndpoint reports it; a good answer carries x-Amzn-Invoked-Production-Variant.
                        The container protocol is passed through unchanged (GET /ping, POST /invocations).
 
+A multi-model endpoint (`multi_model=`) runs the image's other server instead of the worker: Java multi-model-server
+(bundle/local/multi_model.py). The front then honours TargetModel (header X-Amzn-SageMaker-Target-Model) as
+SageMaker does: the model's archive is fetched from the endpoint's prefix on its first call, unpacked and registered
+(POST /models), and every call goes to POST /models/{name}/invoke; a call without TargetModel, or naming an archive
+that is not there, is a ValidationError, and a model still loading after 60 s a ModelNotReadyException (429).
+A TargetModel sent to a single-model endpoint is refused as AWS refuses it.
+
 The front is a small stdlib HTTP server on purpose: it stands in for AWS's managed front, which no
 package provides, and it holds no model code; what the image does is proven by the worker behind it.
 The image also runs nginx between its port and gunicorn; it only routes /ping and /invocations and sets a
@@ -33,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 import warnings
 from collections import deque
 from dataclasses import dataclass
@@ -51,6 +59,8 @@ from bundle.local import rest
 
 RUNTIME_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
 ASYNC_PATH = re.compile(r"^/endpoints/([^/]+)/async-invocations$")  # InvokeEndpointAsync (bundle/local/async_front.py)
+TARGET_MODEL_HEADER = "X-Amzn-SageMaker-Target-Model"
+TARGET_MODEL_MAX = 1024  # InvokeEndpoint's TargetModel: 1 to 1024 characters
 # Beyond this the front stops reading (the handlers themselves answer 413 above 6 MB).
 HARD_BODY_LIMIT = 64 * 1024 * 1024
 # The image's default (SAGEMAKER_MODEL_SERVER_TIMEOUT): gunicorn's worker timeout and nginx's read timeout.
@@ -229,7 +239,11 @@ class _FrontHandler(BaseHTTPRequestHandler):
         if not match:
             self._send(_aws_error(404, "UnknownOperationException", f"no route POST {self.path}"))
             return
-        self._send(self.server.runtime_reply(match.group(1), body, headers, self.headers.get("X-Amzn-SageMaker-Target-Variant")))
+        self._send(
+            self.server.runtime_reply(
+                match.group(1), body, headers, self.headers.get("X-Amzn-SageMaker-Target-Variant"), self.headers.get(TARGET_MODEL_HEADER)
+            )
+        )
 
     def _method_not_allowed(self):
         self._read_body()
@@ -278,10 +292,11 @@ class _FrontServer(ThreadingHTTPServer):
 
     def __init__(
         self, address, worker_url: str, endpoint_name: str | None, variant_name: str, timeout: int, access_log: bool,
-        rest_settings: "rest.RestSettings | None" = None, max_concurrency: int | None = None,
+        rest_settings: "rest.RestSettings | None" = None, max_concurrency: int | None = None, router=None,
     ):  # fmt: skip
         super().__init__(address, _FrontHandler)
         self.rest = rest_settings
+        self.router = router  # a multi-model endpoint's MultiModelRouter, or None
         # Like a serverless endpoint's MaxConcurrency: invocations beyond it are throttled (429), not queued.
         self.invocation_slots = threading.BoundedSemaphore(max_concurrency) if max_concurrency else None
         host, port = worker_url.rsplit("/", 1)[-1].rsplit(":", 1)
@@ -331,12 +346,14 @@ class _FrontServer(ThreadingHTTPServer):
     def rest_reply(self, headers, body: bytes) -> Reply:
         def runtime(passed: dict) -> Reply:
             forwarded = {k: v for k, v in passed.items() if k.lower() in ("content-type", "accept")}
-            return self.runtime_reply(self.endpoint_name or "local", body, forwarded, passed.get("X-Amzn-SageMaker-Target-Variant"))
+            return self.runtime_reply(
+                self.endpoint_name or "local", body, forwarded, passed.get("X-Amzn-SageMaker-Target-Variant"), passed.get(TARGET_MODEL_HEADER)
+            )
 
         status, answer, content_type, extra = rest.answer(self.rest, headers, runtime)
         return Reply(status, answer, content_type, extra)
 
-    def runtime_reply(self, name: str, body: bytes, headers: dict, target_variant: str | None = None) -> Reply:
+    def runtime_reply(self, name: str, body: bytes, headers: dict, target_variant: str | None = None, target: str | None = None) -> Reply:
         if self.endpoint_name and name != self.endpoint_name:
             return _aws_error(400, "ValidationError", f"Endpoint {name} of account 123456789012 not found.")
         if self.async_invocations is not None:
@@ -346,7 +363,24 @@ class _FrontServer(ThreadingHTTPServer):
         if self.invocation_slots is not None and not self.invocation_slots.acquire(blocking=False):
             return _aws_error(429, "ThrottlingException", "Rate exceeded: the endpoint's concurrency limit is reached.")
         try:
-            reply = self.forward("POST", "/invocations", body, headers)
+            if self.router is None:
+                if target is not None:
+                    return _aws_error(400, "ValidationError", f"Endpoint {name} is not a multi-model endpoint and does not support target model header.")
+                reply = self.forward("POST", "/invocations", body, headers)
+            else:
+                if not target:
+                    return _aws_error(400, "ValidationError", f"Request {uuid.uuid4()} is missing a target model header.")
+                if len(target) > TARGET_MODEL_MAX:
+                    return _aws_error(400, "ValidationError", f"TargetModel has {len(target)} characters; at most {TARGET_MODEL_MAX} are allowed.")
+                try:
+                    status, data, content_type, aws_error = self.router.invoke(target, body, headers)
+                except urllib3.exceptions.ReadTimeoutError:
+                    status, data, content_type, aws_error = 504, b"", "application/json", None
+                except urllib3.exceptions.HTTPError as e:
+                    status, data, content_type, aws_error = 502, json.dumps({"error": "ServerUnavailable", "message": str(e)}).encode(), "application/json", None
+                if aws_error:
+                    return _aws_error(status, aws_error, data.decode("utf-8", "replace"))
+                reply = Reply(status, data, content_type)
         finally:
             if self.invocation_slots is not None:
                 self.invocation_slots.release()
@@ -387,12 +421,23 @@ def is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
+@dataclass(frozen=True)
+class MultiModelSource:
+    """What a local multi-model endpoint serves: the archives (a ModelStore: a directory, or the stack's S3 prefix) and
+    the handlers' sourcedir tarball (SAGEMAKER_SUBMIT_DIRECTORY's content)."""
+
+    store: object  # bundle.local.multi_model.ModelStore
+    sourcedir: bytes
+    ready_timeout: float = 60.0  # how long a first call waits for its model before ModelNotReadyException
+
+
 class LocalEndpoint:
-    """The image's worker and the front; `start()` in a background thread, or `serve_forever()` in this one."""
+    """The image's worker (or, for a multi-model endpoint, its multi-model server) and the front; `start()` in a
+    background thread, or `serve_forever()` in this one."""
 
     def __init__(
         self,
-        artifact: Path,
+        artifact: Path | None,
         host: str = "127.0.0.1",
         port: int = 8080,
         endpoint_name: str | None = None,
@@ -405,23 +450,36 @@ class LocalEndpoint:
         s3_endpoint_url: str | None = None,  # the async front's S3 (default: boto3's, AWS_ENDPOINT_URL honoured)
         rest_settings: rest.RestSettings | None = None,  # also serve the REST front's contract (POST /v1/invocations)
         max_concurrency: int | None = None,  # throttle (429) invocations beyond this many at once
+        multi_model: "MultiModelSource | None" = None,
     ):
         if not 0 <= port <= 65535:
             raise BundleError(f"port {port} is not a TCP port (0 to 65535)")
         if not is_loopback(host):
             warnings.warn(f"the local endpoint listens on {host}, not a loopback address: anyone who reaches it can call the model", stacklevel=2)
         self._scratch = tempfile.TemporaryDirectory(prefix="bundle-endpoint-")
-        model_dir = Path(self._scratch.name) / "model"
+        log = (lambda line: print(line, file=sys.stderr)) if access_log else None
+        router = None
         try:
-            unpack_artifact(Path(artifact), model_dir)
-            self.worker = ImageWorker(model_dir, workers=workers, timeout=timeout, log=(lambda line: print(line, file=sys.stderr)) if access_log else None)
-            self.worker.start()
+            if multi_model is not None:
+                from bundle.local.multi_model import MultiModelRouter, MultiModelServer
+
+                base = Path(self._scratch.name)
+                code_dir = base / "code"
+                (base / "sourcedir.tar.gz").write_bytes(multi_model.sourcedir)
+                unpack_artifact(base / "sourcedir.tar.gz", code_dir, require_code=False)
+                self.worker = MultiModelServer(base, code_dir, log=log, timeout=timeout).start()
+                router = MultiModelRouter(self.worker, multi_model.store, base / "models", multi_model.ready_timeout)
+            else:
+                model_dir = Path(self._scratch.name) / "model"
+                unpack_artifact(Path(artifact), model_dir)
+                self.worker = ImageWorker(model_dir, workers=workers, timeout=timeout, log=log)
+                self.worker.start()
         except BaseException:
             self._scratch.cleanup()
             raise
         try:
             self._server = _FrontServer(
-                (host, port), self.worker.url, endpoint_name, variant_name, timeout, access_log, rest_settings, max_concurrency
+                (host, port), self.worker.url, endpoint_name, variant_name, timeout, access_log, rest_settings, max_concurrency, router
             )
         except OSError as e:
             self.worker.stop()

@@ -159,6 +159,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
             repository, tag = args.args["repositoryName"], args.args.get("imageTag", "1")
             path = f"{ECR_REGISTRY}.dkr.ecr.{self.region}.amazonaws.com/{repository}:{tag}"
             return {"registryId": ECR_REGISTRY, "registryPath": path, "repositoryName": repository, "imageTag": tag, "id": path}
+        if args.token == "aws:s3/getObject:getObject":  # the user's archive a multi-model endpoint copies
+            from bundle.deploy.model import copied_archive_name
+
+            bucket, key = args.args["bucket"], args.args["key"]
+            etag = hashlib.md5(f"{bucket}/{key}".encode()).hexdigest()
+            self._invent(copied_archive_name(key, etag), copied_archive_name(key, "").replace("-.tar.gz", "-[etag].tar.gz"))
+            return {"bucket": bucket, "key": key, "etag": f'"{etag}"', "id": f"{bucket}/{key}", "contentType": "application/gzip"}
         return {}
 
 
@@ -303,6 +310,7 @@ KEY_SETTINGS = {
     "aws:s3/bucketVersioning:BucketVersioning": ["versioningConfiguration"],
     "aws:s3/bucketPolicy:BucketPolicy": [],
     "aws:s3/bucketObjectv2:BucketObjectv2": ["key"],
+    "aws:s3/objectCopy:ObjectCopy": ["source", "key"],
     "aws:iam/role:Role": ["name"],
     "aws:iam/rolePolicy:RolePolicy": [],
     "pulumi:providers:aws": ["region", "profile", "assumeRoles"],

@@ -51,6 +51,7 @@ TRANSLATIONS: dict[str, Translation] = {
         "s3", "PutBucketLifecycleConfiguration", {"rules": "LifecycleConfiguration.Rules"}
     ),
     "aws:s3/bucketObjectv2:BucketObjectv2": Translation("s3", "PutObject", {"tags": "Tagging"}),
+    "aws:s3/objectCopy:ObjectCopy": Translation("s3", "CopyObject", {"tags": "Tagging", "source": "CopySource"}),
     "aws:iam/role:Role": Translation("iam", "CreateRole", {"name": "RoleName", "assumeRolePolicy": "AssumeRolePolicyDocument"}),
     "aws:iam/rolePolicy:RolePolicy": Translation("iam", "PutRolePolicy", {"role": "RoleName", "name": "PolicyName", "policy": "PolicyDocument"}),
     "aws:sagemaker/model:Model": Translation("sagemaker", "CreateModel", {"name": "ModelName"}),
@@ -129,7 +130,7 @@ def api_requests(resources, artifact_bytes: bytes | None = None) -> list[ApiRequ
             values[AUTONAMED[resource.type]] = resource.state[AUTONAMED[resource.type]]
         params = shaped(values, _input_shape(translation.service, translation.operation), translation.renamed, resource.name)
         if resource.type == "aws:s3/bucketObjectv2:BucketObjectv2":
-            params["Body"] = artifact_bytes if artifact_bytes is not None else b""
+            params["Body"] = _asset_bytes(resource.inputs.get("source"), artifact_bytes)
         requests.append(ApiRequest(resource.name, translation.service, translation.operation, params))
         if resource.type == "aws:cloudwatch/logGroup:LogGroup" and values.get("retentionInDays"):
             retention = {"logGroupName": params["logGroupName"], "retentionInDays": int(values["retentionInDays"])}
@@ -145,7 +146,7 @@ def shaped(state: dict, shape: StructureShape, renamed: dict[str, str], where: s
     request: dict = {}
     members = {name.lower(): name for name in shape.members}
     for key, value in state.items():
-        if key in PULUMI_ONLY or value is None:
+        if (key in PULUMI_ONLY and key not in renamed) or value is None:
             continue
         target = renamed.get(key, members.get(key.lower()))
         if target == "":  # sent by another call
@@ -184,6 +185,15 @@ def _value(value: Any, shape: Shape, where: str) -> Any:
     if shape.type_name == "string" and isinstance(value, (dict, list)):
         return json.dumps(value)
     return value
+
+
+def _asset_bytes(source, fallback: bytes | None) -> bytes:
+    """What the object's asset holds: the file Pulumi would upload (a FileAsset's path), else the given bytes."""
+    path = getattr(source, "path", None)
+    if path:
+        with open(path, "rb") as f:
+            return f.read()
+    return fallback if fallback is not None else b""
 
 
 def _pair_names(shape: Shape) -> tuple[str, str]:

@@ -66,6 +66,7 @@ class LoadTestConfig:
     request_timeout_s: float = 10.0
     body: str = field(default_factory=lambda: json.dumps(instances_request()))  # the guide's 3-row request
     content_type: str = "application/json"
+    target_model: str | None = None  # a multi-model endpoint's model (TargetModel); the cold load is in the warm-up
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,7 @@ def warm_up(client, config: LoadTestConfig) -> None:
 
 
 def invoke(client: EndpointClient, config: LoadTestConfig) -> None:
-    client.invoke(config.body, content_type=config.content_type, accept="application/json")
+    client.invoke(config.body, content_type=config.content_type, accept="application/json", target_model=config.target_model)
 
 
 def run_step(clients: list, config: LoadTestConfig) -> StepResult:
@@ -317,6 +318,7 @@ def main(args) -> int:
         safety_factor=args.safety_factor,
         instance_count=args.instance_count,
         content_type=args.content_type,
+        target_model=getattr(args, "target_model", None),
         **({"body": read_body(args.body)} if args.body else {}),
     )
 

@@ -28,11 +28,17 @@ class Expected:
     variant_name: str | None = None
     autoscaling: dict | None = None  # the `autoscaling` stack output
     iris_model: bool = True  # the three Iris examples must give [0, 1, 2]
+    # A multi-model endpoint's models, each invoked by TargetModel; those not built from a recipe are not Iris models.
+    target_models: tuple[str, ...] = ()
+    other_models: frozenset[str] = frozenset()
 
     @classmethod
     def from_outputs(cls, outputs: dict) -> "Expected":
         params = outputs.get("params") or {}
+        hosted = (outputs.get("multi_model") or {}).get("models") or []
         return cls(
+            target_models=tuple(m["target_model"] for m in hosted),
+            other_models=frozenset(m["target_model"] for m in hosted if str(m["source"]).startswith("s3://")),
             endpoint_name=outputs["endpoint"]["endpoint_name"],
             region=outputs["endpoint"]["region"],
             endpoint_config_name=outputs.get("endpoint_config_name"),
@@ -135,26 +141,28 @@ def check_autoscaling(autoscaling, expected: Expected, variant: str | None, repo
         report.add("autoscaling policy", metric == SCALING_METRIC, f"{metric} target {got[1]}")
 
 
-def check_invocation(runtime, expected: Expected, report: SmokeReport) -> None:
-    """Through the bundle's client (bundle/ops/client.py): standard retries, ModelNotReady backoff, never a ModelError retried."""
+def check_invocation(runtime, expected: Expected, report: SmokeReport, target_model: str | None = None) -> None:
+    """Through the bundle's client (bundle/ops/client.py): standard retries, ModelNotReady backoff (a multi-model
+    endpoint's cold start), never a ModelError retried. A multi-model endpoint is invoked model by model."""
+    name = f"invoke {target_model}" if target_model else "invoke: guide's examples"
     try:
-        answer = EndpointClient(expected.endpoint_name, runtime=runtime).invoke(json.dumps(instances_request()))
+        answer = EndpointClient(expected.endpoint_name, runtime=runtime).invoke(json.dumps(instances_request()), target_model=target_model)
         result = answer.json()
     except (ClientError, BotoCoreError, ValueError) as e:
-        report.add("invoke: guide's examples", False, _error(e))
+        report.add(name, False, _error(e))
         return
-    if not expected.iris_model:
-        report.add("invoke: guide's examples", "predictions" in result, f"answered {str(result)[:80]} (custom model: values not checked)")
+    if not expected.iris_model or target_model in expected.other_models:
+        report.add(name, "predictions" in result, f"answered {str(result)[:80]} (your model: values not checked)")
         return
     try:
         prediction = Prediction.from_answer(answer)
     except (TypeError, ValueError) as e:
-        report.add("invoke: guide's examples", False, f"not a prediction: {e}")
+        report.add(name, False, f"not a prediction: {e}")
         return
     sums = [round(sum(p), 6) for p in prediction.probabilities]
     ok = prediction.predictions == expected_classes() and len(sums) == 3 and all(abs(s - 1) < 1e-6 for s in sums)
     detail = f"predictions {prediction.predictions} (want {expected_classes()}), probability sums {sums}, variant {prediction.variant}"
-    report.add("invoke: guide's examples", ok, detail)
+    report.add(name, ok, detail)
 
 
 def run_smoke(expected: Expected) -> SmokeReport:
@@ -162,5 +170,7 @@ def run_smoke(expected: Expected) -> SmokeReport:
     sm = aws.client("sagemaker", expected.region)
     variant = check_endpoint(sm, expected, report)
     check_autoscaling(aws.client("application-autoscaling", expected.region), expected, variant, report)
-    check_invocation(aws.client("sagemaker-runtime", expected.region), expected, report)
+    runtime = aws.client("sagemaker-runtime", expected.region)
+    for target_model in expected.target_models or (None,):  # a multi-model endpoint: each model by its TargetModel
+        check_invocation(runtime, expected, report, target_model)
     return report

@@ -126,6 +126,29 @@ def _auto(d: dict, suffix: str, limit: int = 63, lower: bool = False) -> From:
     return From(logical_name(d["endpoint_name"], suffix, limit=limit, lower=lower) + AUTONAME, "endpoint_name")
 
 
+def _multi_model_requests(d: dict, multi: dict, bundle_bucket: str, endpoint: From) -> list[Request]:
+    """A multi-model endpoint's uploads and copies under its prefix, and the InvokeEndpoint that names each model."""
+    from bundle.deploy.model import copied_archive_name  # the name the stack gives a copy (pure: no AWS call)
+
+    tagging = "&".join(f"{k.value}={v.value}" for k, v in _tags(d))
+    requests = []
+    for i, model in enumerate(multi.get("models") or []):
+        field = f"multi_model.models.{i}"
+        if model.startswith("s3://"):
+            source_bucket, source_key = split_s3_uri(model)
+            target = From(copied_archive_name(source_key, SHA256), field)
+            requests.append(
+                Request("s3", "CopyObject", {"Bucket": bundle_bucket, "Key": From("multi-model/models/" + target.value, field), "CopySource": From(f"{source_bucket}/{source_key}", field)})
+            )
+        else:
+            target = From(f"{model}-{SHA256[:12]}.tar.gz", field)
+            requests.append(
+                Request("s3", "PutObject", {"Bucket": bundle_bucket, "Key": "multi-model/models/" + target.value, "ContentType": "application/gzip", "Tagging": From(tagging, "tags")})
+            )
+        requests.append(Request(SAGEMAKER_RUNTIME, "InvokeEndpoint", {"EndpointName": endpoint, "Body": b"", "TargetModel": target}))
+    return requests
+
+
 def _arn_region(arn: str) -> str:
     parts = arn.split(":")
     return parts[3] if len(parts) > 3 else ""
@@ -135,19 +158,24 @@ def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws")
     """The API requests `pulumi up` makes for the params document `d` (validated, defaults filled)."""
     endpoint = From(d["endpoint_name"], "endpoint_name")
     serverless = d["deployment_mode"] == "serverless"
-    poc = d["model_source"] == "poc-sklearn"
+    multi = (d.get("multi_model") or {}) if not serverless else {}
+    multi_model = bool(multi.get("enabled"))
+    poc = d["model_source"] == "poc-sklearn" and not multi_model
     capture = (d.get("data_capture") or {}) if not serverless else {}
     capturing = bool(capture.get("enabled"))
     bundle_bucket = "sagemaker-bundle-artifacts" + AUTONAME
-    needs_bucket = poc or (capturing and not capture.get("destination_s3_uri"))
+    needs_bucket = poc or multi_model or (capturing and not capture.get("destination_s3_uri"))
     model_name, config_name = _auto(d, "model"), _auto(d, "config")
     role_name = _auto(d, "role", limit=64)
     role_arn = From(f"arn:{partition}:iam::{ACCOUNT}:role/{role_name.value}", "endpoint_name")
     image_tag = f"{d['serving_image_version']}-cpu-py3"
     image = From(f"{ACCOUNT}.dkr.ecr.{region}.amazonaws.com/sagemaker-scikit-learn:{image_tag}", "serving_image_version")
-    model_url = (
-        From(f"s3://{bundle_bucket}/models/{SHA256}/model.tar.gz", "(derived)") if poc else From(d["custom_model_s3_uri"], "custom_model_s3_uri")
-    )
+    if multi_model:
+        model_url = From(f"s3://{bundle_bucket}/multi-model/models/", "(derived)")
+    elif poc:
+        model_url = From(f"s3://{bundle_bucket}/models/{SHA256}/model.tar.gz", "(derived)")
+    else:
+        model_url = From(d["custom_model_s3_uri"], "custom_model_s3_uri")
     tags = _tag_list(d)
     requests: list[Request] = []
 
@@ -170,6 +198,8 @@ def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws")
         requests.append(
             Request("s3", "PutObject", {"Bucket": bundle_bucket, "Key": f"models/{SHA256}/model.tar.gz", "ContentType": "application/gzip", "Tagging": From(tagging, "tags")})
         )
+    if multi_model:
+        requests += _multi_model_requests(d, multi, bundle_bucket, endpoint)
 
     # --- IAM: the execution role ---
     requests.append(
@@ -200,6 +230,12 @@ def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws")
         "EnableNetworkIsolation": bool(d.get("enable_network_isolation", False)),
         "Tags": tags,
     }
+    if multi_model:
+        model["PrimaryContainer"]["Mode"] = "MultiModel"
+        model["PrimaryContainer"]["MultiModelConfig"] = {"ModelCacheSetting": From(multi["cache"], "multi_model.cache")}
+        model["PrimaryContainer"]["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] = From(
+            f"s3://{bundle_bucket}/multi-model/code/sourcedir-{SHA256[:12]}.tar.gz", "(derived)"
+        )
     vpc = d.get("vpc") or {}
     if vpc.get("subnet_ids"):
         model["VpcConfig"] = {

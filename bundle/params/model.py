@@ -143,6 +143,25 @@ API_OFF = Api(False, "direct", "iam", ApiThrottle(50, 100), 0)
 
 
 @dataclass(frozen=True)
+class MultiModel:
+    enabled: bool
+    models: tuple[str, ...]  # recipe names and s3://bucket/key.tar.gz URIs, in the params' order
+    cache: str  # ModelCacheSetting: Enabled | Disabled
+
+    @property
+    def recipes(self) -> tuple[str, ...]:
+        return tuple(m for m in self.models if not m.startswith("s3://"))
+
+    @property
+    def archives(self) -> tuple[str, ...]:
+        """The user's own archives (s3:// URIs), copied under the endpoint's prefix."""
+        return tuple(m for m in self.models if m.startswith("s3://"))
+
+
+MULTI_MODEL_OFF = MultiModel(enabled=False, models=(), cache="Enabled")
+
+
+@dataclass(frozen=True)
 class Params:
     endpoint_name: str
     deployment_mode: str  # realtime | serverless | async
@@ -166,10 +185,16 @@ class Params:
     async_inference: AsyncInference | None = None  # None unless deployment_mode async
     batch_transform: BatchTransform = BatchTransform(False, "", "")
     api: Api = API_OFF  # the REST front; off unless the params set api.enabled
+    multi_model: MultiModel = MULTI_MODEL_OFF  # enabled is False when serverless
+
+    @property
+    def is_multi_model(self) -> bool:
+        return self.multi_model.enabled
 
     @property
     def builds_poc_model(self) -> bool:
-        return self.model_source == "poc-sklearn"
+        """The one POC model of a single-model endpoint (a multi-model endpoint's recipes are `multi_model.recipes`)."""
+        return self.model_source == "poc-sklearn" and not self.is_multi_model
 
     @property
     def is_serverless(self) -> bool:
@@ -185,9 +210,16 @@ class Params:
 
     @property
     def needs_bucket(self) -> bool:
-        """The bundle's bucket holds the POC artifact and, unless told otherwise, captured data and async requests."""
+        """The bundle's bucket holds the POC artifact (or a multi-model endpoint's models) and, unless told otherwise,
+        captured data and async requests."""
         async_in_bucket = self.async_inference is not None and self.async_inference.uses_bundle_bucket
-        return self.builds_poc_model or self.captures_into_bundle_bucket or async_in_bucket or self.batch_transform.uses_bundle_bucket
+        return (
+            self.builds_poc_model
+            or self.is_multi_model
+            or self.captures_into_bundle_bucket
+            or async_in_bucket
+            or self.batch_transform.uses_bundle_bucket
+        )
 
 
 # --- defaults and validation --------------------------------------------------------------------

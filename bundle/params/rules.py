@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 
-from bundle.params.model import API_OFF, Api, ApiThrottle, Alarms, AsyncInference, Autoscaling, BatchTransform, DataCapture, Deployment, InvalidParams, Params, Problem, Serverless, Vpc
+from bundle.params.model import API_OFF, Api, ApiThrottle, Alarms, AsyncInference, Autoscaling, BatchTransform, DataCapture, Deployment, InvalidParams, MultiModel, Params, Problem, Serverless, Vpc
 from bundle.params.schema import ASYNC, MODES, MODES_KEY, SERVERLESS, document_with_defaults, load_schema, with_defaults
 
 
@@ -85,6 +85,7 @@ def cross_field_problems(document: dict) -> list[Problem]:
     """The rules JSON Schema cannot state: comparisons between fields."""
     problems: list[Problem] = []
     problems += _rollout_problems(document)
+    problems += _multi_model_problems(document)
     serverless = document.get("serverless", {})
     provisioned, most = serverless.get("provisioned_concurrency"), serverless.get("max_concurrency")
     if _ints(provisioned, most) and provisioned > most:
@@ -129,6 +130,55 @@ def _api_problems(api) -> list[Problem]:
             )
         ]
     return []
+# Multi-model endpoints run on CPU instances (AWS: "Multi-model endpoints support all of the CPU instance types"); GPU
+# ones need the Triton server, which the scikit-learn image is not. Families with accelerators: GPU, Inferentia, Trainium.
+ACCELERATED_FAMILIES = ("ml.p", "ml.g", "ml.inf", "ml.trn", "ml.dl")
+
+
+def multi_model_instance_problem(instance_type: str) -> str | None:
+    """Why `instance_type` cannot host this bundle's multi-model endpoint, or None (every CPU type can)."""
+    if isinstance(instance_type, str) and instance_type.startswith(ACCELERATED_FAMILIES):
+        return (
+            f"{instance_type} is an accelerated instance type: multi-model endpoints of the scikit-learn image run on CPU "
+            "instance types only (GPU multi-model endpoints need NVIDIA Triton); choose a CPU type such as ml.m5.large"
+        )
+    return None
+
+
+def _multi_model_problems(document: dict) -> list[Problem]:
+    """What AWS refuses with a multi-model endpoint, and what this bundle's multi-model endpoint needs."""
+    multi = document.get("multi_model")
+    if not isinstance(multi, dict) or multi.get("enabled") is not True:
+        return []
+    problems: list[Problem] = []
+    if document.get("deployment_mode") == "async":
+        problems.append(
+            Problem("multi_model.enabled", "AWS does not support asynchronous inference on multi-model endpoints: use deployment_mode realtime, or set multi_model.enabled to false")
+        )
+    if (document.get("data_capture") or {}).get("enabled") is True:
+        problems.append(
+            Problem("data_capture.enabled", "AWS does not support data capture (nor Model Monitor) on multi-model endpoints: set data_capture.enabled to false, or multi_model.enabled to false")
+        )
+    if document.get("model_source") == "custom-s3":
+        problems.append(
+            Problem(
+                "model_source",
+                "a multi-model endpoint serves multi_model.models, not model_source: keep model_source poc-sklearn and list your "
+                "archive's s3:// URI in multi_model.models",
+            )
+        )
+    if document.get("enable_network_isolation") is True:
+        problems.append(
+            Problem(
+                "enable_network_isolation",
+                "a multi-model endpoint of the scikit-learn image downloads its handlers (code/inference.py, packed as sourcedir.tar.gz) "
+                "from S3 when the container starts, which network isolation forbids: set enable_network_isolation to false",
+            )
+        )
+    instance_problem = multi_model_instance_problem(document.get("instance_type"))
+    if instance_problem:
+        problems.append(Problem("instance_type", instance_problem))
+    return problems
 
 
 def _ints(*values) -> bool:
@@ -210,7 +260,7 @@ def validate(raw: Any, source: str = "params") -> Params:
         raise InvalidParams(found, source)
     d = document_with_defaults(schema, raw)
     # What does not apply to the mode is absent from `d`: the typed view gets its off state (defaults, disabled).
-    off = with_defaults(schema, {"vpc": {}, "autoscaling": {}, "data_capture": {}})
+    off = with_defaults(schema, {"vpc": {}, "autoscaling": {}, "data_capture": {}, "multi_model": {}})
     serverless = d["deployment_mode"] == SERVERLESS
     return Params(
         endpoint_name=d["endpoint_name"],
@@ -234,6 +284,7 @@ def validate(raw: Any, source: str = "params") -> Params:
         tags=dict(d["tags"]),
         document=d,
         delete_bucket_on_destroy=d["delete_bucket_on_destroy"],
+        multi_model=_multi_model(d.get("multi_model"), off),
         api=_api(d.get("api")),
     )
 
@@ -249,6 +300,11 @@ def _api(document: dict | None) -> Api:
         throttle=ApiThrottle(**document["throttle"]),
         quota_per_day=document["quota_per_day"],
     )
+
+
+def _multi_model(settings: dict | None, off: dict) -> MultiModel:
+    settings = settings or off["multi_model"]
+    return MultiModel(enabled=settings["enabled"], models=tuple(settings["models"]), cache=settings["cache"])
 
 
 # --- sources -------------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ numpy 2.1.0, sagemaker-containers, Flask 1.1.1, ...) on Python 3.10 where this m
 image does. The check imports the extracted code/inference.py there with warnings as errors, so an
 InconsistentVersionWarning fails it, and asserts which Response class the handlers picked: the worker's
 own, or Flask answers every request with 500. test_image_worker.py serves it in the real worker.
+Under multi-model-server (SAGEMAKER_MULTI_MODEL set) the handlers raise sagemaker-inference's own error type instead,
+and answer with (bytes, content type); test_multi_model_server.py serves them there.
 """
 from __future__ import annotations
 
@@ -36,7 +38,16 @@ import sklearn, numpy
 model = inference.model_fn(model_dir)
 ok = inference.transform_fn(model, '{"instances": [[5.1,3.5,1.4,0.2],[6.2,2.9,4.3,1.3],[7.7,3.0,6.1,2.3]]}', "application/json", "application/json")
 bad = inference.transform_fn(model, '{"instances": [[5.1]]}', "application/json", "application/json")
+import os
+os.environ["SAGEMAKER_MULTI_MODEL"] = "true"
+mme_ok = inference.transform_fn(model, '{"instances": [[5.1,3.5,1.4,0.2]]}', "application/json", "text/csv")
+try:
+    inference.transform_fn(model, '{"instances": [[5.1]]}', "application/json", "application/json")
+    raised = None
+except Exception as e:
+    raised = {"class": f"{type(e).__module__}.{type(e).__qualname__}", "status": e.status_code, "body": json.loads(e.message), "phrase": e.phrase}
 print(json.dumps({
+    "mme_ok": [mme_ok[0].decode(), mme_ok[1]], "mme_error": raised,
     "python": sys.version.split()[0], "sklearn": sklearn.__version__, "numpy": numpy.__version__,
     "status": ok.status_code, "result": json.loads(ok.get_data()),
     "bad_status": bad.status_code, "response_class": f"{inference.Response.__module__}.{inference.Response.__qualname__}",
@@ -60,4 +71,11 @@ def test_extracted_artifact_runs_with_only_the_images_libraries(artifact, tmp_pa
     assert report["bad_status"] == 400
     assert report["response_class"] == "sagemaker_containers._worker.Response" and report["flask_response"]
     assert report["modules"] == []
+    assert report["mme_ok"][1] == "text/csv" and report["mme_ok"][0].startswith("0,")
+    assert report["mme_error"] == {
+        "class": "sagemaker_inference.errors.GenericInferenceToolkitError",
+        "status": 400,
+        "body": {"error": "WrongFeatureCount", "message": "expected 4 features per row, got 1"},
+        "phrase": "Bad Request",
+    }
     assert result.stderr == ""

@@ -17,6 +17,7 @@ from bundle.local.emulator import EmulatedDeployment
 from bundle.guide.blocks import code_blocks
 from bundle.guide.render import TEMPLATE_PATH, TemplateError, guide_context, render
 from bundle.params.rules import validate
+from bundle.local.multi_model import java_problem
 from bundle.local.plan import evaluate
 from conftest import REPO
 
@@ -42,6 +43,11 @@ SCENARIOS = {
     "async-scale-to-zero-batch": {"deployment_mode": "async", "autoscaling": {"min_capacity": 0}, "batch_transform": {"enabled": True}},
     "api-direct-iam": {"api": {"enabled": True}},
     "api-lambda-key": {"api": {"enabled": True, "integration": "lambda", "auth": "api_key", "quota_per_day": 1000}},
+    "multi-model": {
+        "endpoint_name": "iris-models",
+        "enable_network_isolation": False,
+        "multi_model": {"enabled": True, "models": ["random-forest", "logistic-regression", "gradient-boosting", "s3://team-models/churn/v3/churn.tar.gz"]},
+    },
 }
 class _Rendered(dict):
     """Each scenario planned and rendered when a test first asks for it: a broken section fails the tests that
@@ -142,6 +148,18 @@ def test_guardrails_capture_notifications_and_serverless_sections():
     assert "ServerlessConcurrentExecutionsUtilization" in serverless and "CPUUtilization" not in serverless
 
 
+def test_the_multi_model_section_names_every_model_and_the_single_model_one_is_gone():
+    _, outputs, multi = RENDERED["multi-model"]
+    _, _, default = RENDERED["poc-autoscaling"]
+    assert "Testing the Endpoint (multi-model)" in multi and "## Testing the Endpoint\n" not in multi
+    for hosted in outputs["multi_model"]["models"]:
+        assert multi.count(hosted["target_model"]) >= 4, hosted  # the table, the Python list, the CLI and the smoke test
+    assert "ModelNotReadyException" in multi and "models add" in multi and "ModelCacheHit" in multi and "LoadedModelCount" in multi
+    assert "Understanding the POC Model" not in multi and "Your Model" not in multi
+    assert "multi-model" not in default.lower() and "TargetModel" not in default
+    assert "--target-model " + outputs["multi_model"]["models"][0]["target_model"] in multi  # the load test
+
+
 def test_log_group_and_metric_dimensions_match_the_deployment():
     _, outputs, default = RENDERED["poc-autoscaling"]
     assert default.count("/aws/sagemaker/Endpoints/iris-endpoint") >= 3
@@ -190,6 +208,8 @@ def test_guide_code_block_runs(deployments, tmp_path, scenario, block):
         pytest.fail(f"the guide does not render for {scenario}: {block}")
     if block.skip_reason:
         pytest.skip(block.skip_reason)
+    if scenario == "multi-model" and java_problem():
+        pytest.skip(f"the multi-model server cannot run here: {java_problem()}")
     deployment = deployments(scenario)
     env = {
         **os.environ,

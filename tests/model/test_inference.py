@@ -63,3 +63,45 @@ def test_npy_predictions_equal_json_predictions(call):
     _, from_json, _ = call(next(c for c in GOOD if c.id == "json-instances").body)
     _, from_npy, _ = call(next(c for c in GOOD if c.id == "npy-rows").body, content_type=NPY)
     assert from_npy == from_json
+
+
+# --- under multi-model-server (SAGEMAKER_MULTI_MODEL set): raise the toolkit's error, return (bytes, type) ---------
+
+
+@pytest.mark.parametrize("case", BAD, ids=ids(BAD))
+def test_under_multi_model_server_a_bad_request_raises_the_toolkit_error_with_the_same_status_and_body(loaded, monkeypatch, case):
+    single = invoke(loaded, case.body, case.content_type, case.accept)
+    monkeypatch.setenv("SAGEMAKER_MULTI_MODEL", "true")
+    with pytest.raises(loaded.handlers.ToolkitError) as raised:
+        loaded.handlers.transform_fn(loaded.model, case.body, case.content_type, case.accept)
+    assert (raised.value.status_code, raised.value.message.encode()) == (single.status, single.body)
+    assert raised.value.phrase and "\n" not in raised.value.phrase  # an HTTP reason phrase, not the JSON body
+
+
+@pytest.mark.parametrize("case", GOOD, ids=ids(GOOD))
+def test_under_multi_model_server_an_answer_is_bytes_and_its_content_type(loaded, monkeypatch, case):
+    single = invoke(loaded, case.body, case.content_type, case.accept)
+    monkeypatch.setenv("SAGEMAKER_MULTI_MODEL", "true")
+    body, content_type = loaded.handlers.transform_fn(loaded.model, case.body, case.content_type, case.accept)
+    assert isinstance(body, bytes) and (body, content_type) == (single.body, single.content_type)
+
+
+@pytest.mark.parametrize("value, multi", [("true", True), ("True", True), ("", False), (None, False)])
+def test_the_server_is_told_by_sagemaker_multi_model_as_the_image_tells_it(loaded, monkeypatch, value, multi):
+    if value is None:
+        monkeypatch.delenv("SAGEMAKER_MULTI_MODEL", raising=False)
+    else:
+        monkeypatch.setenv("SAGEMAKER_MULTI_MODEL", value)
+    assert loaded.handlers.under_multi_model_server() is multi
+
+
+def test_model_fn_reads_the_multi_model_archives_manifest(loaded, tmp_path):
+    from bundle.artifact.recipes import recipe_artifact
+    import tarfile
+
+    with tarfile.open(recipe_artifact("logistic-regression", layout="multi-model").path) as tar:
+        assert "manifest.json" not in tar.getnames() and "model-manifest.json" in tar.getnames()
+        tar.extractall(tmp_path, filter="data")
+    model = loaded.handlers.model_fn(str(tmp_path))
+    assert model.class_names == ("setosa", "versicolor", "virginica")
+    assert model.feature_names == ("sepal_length", "sepal_width", "petal_length", "petal_width")

@@ -9,6 +9,9 @@ import sys
 import pytest
 
 from bundle.ops import aws
+from bundle.local.emulator import EmulatedDeployment
+from bundle.local.plan import evaluate
+from bundle.params.rules import validate
 from bundle.names import SCALABLE_DIMENSION, SCALING_METRIC, scaling_policy_name
 from bundle.ops.smoke import Expected, run_smoke
 from conftest import REPO
@@ -136,3 +139,27 @@ def test_guide_cli_errors_are_messages(tmp_path):
     incomplete.write_text(json.dumps({"params": {}, "artifacts": {"endpoint": {"endpoint_name": "x"}}}))
     strict = run_cli("guide", "--outputs", str(incomplete))
     assert strict.returncode == 2 and "artifacts.endpoint.region" in strict.stderr and "Traceback" not in strict.stderr
+
+
+# --- a multi-model endpoint: every model by its TargetModel ------------------------------------------------------
+
+
+def test_a_multi_model_deployment_is_invoked_model_by_model(monkeypatch, artifact):
+    from bundle.local.multi_model import java_problem
+
+    if java_problem():
+        pytest.skip(f"the multi-model server cannot run here: {java_problem()}")
+    raw = {"endpoint_name": "iris-models", "enable_network_isolation": False, "multi_model": {"enabled": True, "models": ["random-forest", "gradient-boosting", "s3://team/churn.tar.gz"]}}
+    plan = evaluate(validate(raw))
+    outputs = plan.outputs
+    with EmulatedDeployment(plan, artifact.path) as emulated:
+        for key, value in emulated.env().items():
+            monkeypatch.setenv(key, value)
+        report = run_smoke(Expected.from_outputs(outputs))
+        assert report.ok, report.table()
+        invoked = {c.name: c for c in report.checks if c.name.startswith("invoke ")}
+        assert set(invoked) == {f"invoke {m['target_model']}" for m in outputs["multi_model"]["models"]}
+        churn = next(c for name, c in invoked.items() if "churn-" in name)
+        assert "values not checked" in churn.detail
+        bare = run_smoke(Expected(endpoint_name="iris-models", region="us-east-1"))
+        assert "missing a target model header" in by_name(bare)["invoke: guide's examples"].detail

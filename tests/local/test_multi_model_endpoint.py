@@ -1,0 +1,145 @@
+"""The local endpoint in multi-model mode: the runtime-API front honours TargetModel as SageMaker does.
+
+Behind the front runs the image's multi-model server (Java multi-model-server, .venv-image); each model's archive is
+fetched from the store on its first call, registered with POST /models and invoked with POST /models/{name}/invoke.
+Called through boto3, as clients call SageMaker.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from bundle.artifact.build import sourcedir_tarball
+from bundle.artifact.recipes import RECIPES, recipe_artifact, target_model_name
+from bundle.local.endpoint import LocalEndpoint, MultiModelSource
+from bundle.local.multi_model import ModelStore, java_problem
+from bundle.ops import aws
+from bundle.ops.examples import expected_classes, instances_request
+from corpus import BAD, MMS_MAX_REQUEST, MMS_STRICT_UTF8_500
+
+PROBLEM = java_problem()
+pytestmark = pytest.mark.skipif(PROBLEM is not None, reason=f"multi-model-server cannot run here: {PROBLEM}")
+ENDPOINT = "iris-models"
+
+
+@pytest.fixture(scope="module")
+def archives(tmp_path_factory):
+    root = tmp_path_factory.mktemp("prefix")
+    names = {}
+    for recipe in RECIPES:
+        archive = recipe_artifact(recipe, layout="multi-model")
+        names[recipe] = target_model_name(recipe, archive.sha256)
+        (root / names[recipe]).write_bytes(archive.path.read_bytes())
+    # A single-model artifact put under the prefix by mistake: its root manifest.json breaks MMS's registration.
+    (root / "single-model-layout.tar.gz").write_bytes(recipe_artifact("random-forest").path.read_bytes())
+    return root, names
+
+
+@pytest.fixture(scope="module")
+def mme(archives):
+    root, _ = archives
+    with LocalEndpoint(None, port=0, endpoint_name=ENDPOINT, multi_model=MultiModelSource(ModelStore.directory(root), sourcedir_tarball())) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def runtime(mme):
+    return aws.client("sagemaker-runtime", "us-east-1", endpoint_url=mme.url, max_attempts=1)
+
+
+def invoke(runtime, target=None, body=None, content_type="application/json", accept="application/json"):
+    extra = {"TargetModel": target} if target is not None else {}
+    if accept is not None:
+        extra["Accept"] = accept
+    response = runtime.invoke_endpoint(
+        EndpointName=ENDPOINT, ContentType=content_type, Body=json.dumps(instances_request()) if body is None else body, **extra
+    )
+    return json.loads(response["Body"].read())
+
+
+@pytest.mark.parametrize("recipe", list(RECIPES))
+def test_each_model_answers_by_its_target_model(runtime, archives, recipe):
+    result = invoke(runtime, archives[1][recipe])
+    assert result["predictions"] == expected_classes()
+    assert result["labels"] == ["setosa", "versicolor", "virginica"]
+
+
+def test_models_are_loaded_on_first_use_only(mme, runtime, archives):
+    for recipe in RECIPES:
+        invoke(runtime, archives[1][recipe])
+    status, data, _ = mme.worker.request("GET", "/models")
+    assert status == 200 and len(json.loads(data)["models"]) >= len(RECIPES)
+    before = len(json.loads(data)["models"])
+    invoke(runtime, archives[1]["random-forest"])
+    assert len(json.loads(mme.worker.request("GET", "/models")[1])["models"]) == before
+
+
+def error_of(call) -> dict:
+    with pytest.raises(ClientError) as raised:
+        call()
+    return raised.value.response
+
+
+def test_an_unknown_target_is_a_validation_error_as_aws_answers(runtime, archives):
+    response = error_of(lambda: invoke(runtime, "no-such-model.tar.gz"))
+    assert response["Error"]["Code"] == "ValidationError" and response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "Failed to download model data" in response["Error"]["Message"] and "no-such-model.tar.gz" in response["Error"]["Message"]
+
+
+def test_a_call_without_target_model_is_a_validation_error(runtime):
+    response = error_of(lambda: invoke(runtime))
+    assert response["Error"]["Code"] == "ValidationError"
+    assert "missing a target model header" in response["Error"]["Message"]
+
+
+def test_a_path_outside_the_prefix_is_no_model(runtime):
+    response = error_of(lambda: invoke(runtime, "../../etc/passwd"))
+    assert response["Error"]["Code"] == "ValidationError"
+
+
+@pytest.mark.parametrize("case", [c for c in BAD if c.id not in MMS_STRICT_UTF8_500 and len(c.body) <= MMS_MAX_REQUEST], ids=lambda c: c.id)
+def test_a_bad_request_is_a_model_error_carrying_the_handlers_4xx_json(runtime, archives, case):
+    response = error_of(lambda: invoke(runtime, archives[1]["gradient-boosting"], case.body, case.content_type, case.accept))
+    assert response["Error"]["Code"] == "ModelError" and response["ResponseMetadata"]["HTTPStatusCode"] == 424
+    assert response["OriginalStatusCode"] == case.status
+    assert json.loads(response["OriginalMessage"])["error"] == case.error
+
+
+def test_an_archive_with_a_root_manifest_json_fails_to_load_as_a_model_error(runtime):
+    response = error_of(lambda: invoke(runtime, "single-model-layout.tar.gz"))
+    assert response["Error"]["Code"] == "ModelError" and response["OriginalStatusCode"] == 500
+    assert "NullPointerException" in response["OriginalMessage"]
+
+
+def test_a_single_model_endpoint_refuses_target_model_as_aws_does(endpoint):
+    runtime = aws.client("sagemaker-runtime", "us-east-1", endpoint_url=endpoint.url, max_attempts=1)
+    response = error_of(
+        lambda: runtime.invoke_endpoint(EndpointName="iris-test", ContentType="application/json", Body=json.dumps(instances_request()), TargetModel="x.tar.gz")
+    )
+    assert response["Error"]["Code"] == "ValidationError"
+    assert "is not a multi-model endpoint and does not support target model header" in response["Error"]["Message"]
+
+
+def test_a_model_still_loading_is_model_not_ready_then_serves(mme, runtime, archives):
+    """With no time to wait for a load, the first call of a model is refused as a call to a model that loads for over
+    60 s is on SageMaker; the load goes on, and retrying (what the guide tells clients to do) reaches the model."""
+    root, names = archives
+    (root / "cold-start.tar.gz").write_bytes((root / names["logistic-regression"]).read_bytes())
+    router = mme._server.router
+    router.ready_timeout = 0.0
+    try:
+        response = error_of(lambda: invoke(runtime, "cold-start.tar.gz"))
+        assert response["Error"]["Code"] == "ModelNotReadyException" and response["ResponseMetadata"]["HTTPStatusCode"] == 429
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert invoke(runtime, "cold-start.tar.gz")["predictions"] == expected_classes()
+                break
+            except ClientError as e:
+                assert e.response["Error"]["Code"] == "ModelNotReadyException" and time.monotonic() < deadline
+                time.sleep(0.2)
+    finally:
+        router.ready_timeout = 60.0
