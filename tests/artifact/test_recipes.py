@@ -44,7 +44,9 @@ def test_forced_rebuilds_are_byte_identical_and_a_repeat_comes_from_the_cache(tm
 def test_every_recipe_has_its_own_key_and_bytes(recipe_artifacts):
     assert len({a.manifest["inputs_sha256"] for a in recipe_artifacts.values()}) == len(RECIPES)
     assert len({a.sha256 for a in recipe_artifacts.values()}) == len(RECIPES)
-    assert {a.path.parent.name for a in recipe_artifacts.values()} == {a.manifest["inputs_sha256"] for a in recipe_artifacts.values()}
+    from bundle.artifact.build import cache_key  # the cache entry's name: the inputs and the packaging code
+
+    assert {a.path.parent.name for a in recipe_artifacts.values()} == {cache_key(a.manifest["inputs_sha256"]) for a in recipe_artifacts.values()}
 
 
 def test_the_default_recipe_is_build_artifact_with_its_key_computed_as_before_recipes(recipe_artifacts, tmp_path):
