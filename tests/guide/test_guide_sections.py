@@ -41,6 +41,10 @@ COMBINATIONS = {
         "batch_transform": {"enabled": True},
     },
     "async-fixed-fleet": {"deployment_mode": "async", "autoscaling": {"enabled": False}},
+    "multi-model-with-own-archive": {
+        "enable_network_isolation": False,
+        "multi_model": {"enabled": True, "models": ["random-forest", "s3://team-models/churn/v3/churn.tar.gz"], "cache": "Disabled"},
+    },
     "serverless-on-demand": {"deployment_mode": "serverless"},
     "serverless-provisioned-topic": {"deployment_mode": "serverless", "serverless": {"provisioned_concurrency": 1}, "alarms": {"topic_arn": TOPIC}},
     "serverless-custom-model": {"deployment_mode": "serverless", **CUSTOM},
