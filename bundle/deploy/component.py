@@ -24,7 +24,7 @@ import pulumi
 import pulumi_aws as aws
 
 from bundle.artifact.image import REPOSITORY, serving_image
-from bundle.deploy import capture, endpoint, iam, model, observability, scaling, storage
+from bundle.deploy import capture, endpoint, iam, model, observability, scaling, storage, variants
 from bundle.deploy.hook_identity import ProviderSettings
 from bundle.deploy.model import ModelArtifact
 from bundle.deploy.rollout import endpoint_options, scaling_hook
@@ -89,7 +89,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             if p.needs_bucket
             else None
         )
-        if args.artifact is not None:
+        if p.builds_poc_model:
             self.model_data = model.uploaded_model_data(self.bucket, args.artifact, p.endpoint_name, self.environment.partition, tags, self)
         else:
             self.model_data = model.custom_model_data(p.custom_model_s3_uri, self.environment.partition)
@@ -100,10 +100,22 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             self.capture_destination.apply(lambda d: capture.landing_prefix(d, p.endpoint_name)) if self.capture_destination else None
         )
 
+        # A/B variants and the shadow (issue 12): the data of every other distinct model (a recipe is uploaded once).
+        uploaded = {p.primary_model: self.model_data} if p.builds_poc_model else {}
+        other_data = {
+            m: variants.model_data_for(m, self.bucket, args.artifact, uploaded, p.endpoint_name, self.environment.partition, tags, self)
+            for m in p.models[1:]
+        }
+        readable = (
+            pulumi.Output.all(self.model_data.readable_arn, *(d.readable_arn for d in other_data.values())).apply(lambda arns: list(dict.fromkeys(arns)))
+            if other_data
+            else self.model_data.readable_arn
+        )
+
         # Who the endpoint runs as, and what it serves.
         self.execution = iam.create_execution_role(
             iam.RoleGrants(p.endpoint_name, p.kms_key_arn, captured.key, p.vpc),
-            self.model_data.readable_arn,
+            readable,
             self.capture_prefix,
             self.environment,
             tags,
@@ -118,9 +130,22 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             self,
             depends_on=[self.execution.policy],
         )
+        # One Model per other distinct model (A/B, shadow), named by the model it serves.
+        self.variant_models = {p.primary_model: self.model}
+        for m, data in other_data.items():
+            self.variant_models[m] = model.create_model(
+                model.ModelSettings(p.endpoint_name, p.enable_network_isolation, p.vpc),
+                self.execution.role.arn,
+                self.environment.image.registry_path,
+                data,
+                tags,
+                self,
+                depends_on=[self.execution.policy],
+                suffix=variants.model_suffix(m),
+            )
         self.config = endpoint.create_endpoint_config(
             p.endpoint_name,
-            endpoint.VariantSettings(p.variant_name, p.instance_type, p.initial_instance_count, p.serverless),
+            endpoint.VariantSettings(p.variant_name, p.instance_type, p.initial_instance_count, p.serverless, p.variant_weight),
             self.model.name,
             p.kms_key_arn,
             capture.data_capture_config(captured, self.capture_destination) if self.capture_destination else None,
@@ -128,22 +153,27 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             self,
             # Captured data lands only in a hardened bucket.
             depends_on=self.bucket.hardening if self.bucket and captured.into_bundle_bucket else [],
+            extra_variants=[variants.variant_args(variants.sized(v), self.variant_models[v.model].name) for v in p.variants],
+            shadow_variants=[variants.shadow_args(variants.sized(p.shadow), self.variant_models[p.shadow.model].name)] if p.shadow else None,
         )
 
         # The alarms first: the endpoint's rollout names them, and SageMaker checks them when an update starts.
         self.observability = observability.create_observability(
-            observability.Watched(p.endpoint_name, p.variant_name, p.alarms, p.serverless),
+            observability.Watched(
+                p.endpoint_name, p.variant_name, p.alarms, p.serverless, tuple(v.name for v in p.variants), p.shadow.name if p.shadow else None
+            ),
             self,
             tags,
             self.environment.region,
             self.environment.partition,
         )
-        hook = scaling_hook(p.endpoint_name, p.variant_name, args.identity) if p.autoscaling.enabled else None
+        scaled = [v.name for v in p.production_variants if v.autoscaling.enabled]
+        hook = scaling_hook(p.endpoint_name, scaled if len(scaled) > 1 else scaled[0], args.identity) if scaled else None
         self.endpoint = endpoint.create_endpoint(
             p.endpoint_name,
             self.config.name,
             p.deployment,
-            self.observability.names.all(),
+            self.observability.rollback_alarm_names,
             tags,
             endpoint_options(p.deployment_mode, self, self.observability.alarms, hook),
         )
@@ -152,6 +182,15 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             if p.autoscaling.enabled
             else None
         )
+        # Each autoscaled extra variant: its own scalable target and policy.
+        self.variant_scaling = {
+            v.name: scaling.create_autoscaling(
+                v.autoscaling, p.endpoint_name, v.name, self.endpoint, self.config.name, self,
+                names=(variants.scaling_target_name(p.endpoint_name, v.name), variants.scaling_policy_logical_name(p.endpoint_name, v.name), f"{p.endpoint_name}-{v.name}-invocations-per-instance"),
+            )  # fmt: skip
+            for v in p.variants
+            if v.autoscaling.enabled
+        }
 
         self.register_outputs(
             {

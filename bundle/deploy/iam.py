@@ -30,7 +30,7 @@ class ExecutionRole:
 
 def create_execution_role(
     grants: RoleGrants,
-    readable: pulumi.Output[str],
+    readable: pulumi.Output[str] | pulumi.Output[list],
     capture_prefix: pulumi.Output[str] | None,
     environment,  # bundle.deploy.component.AwsEnvironment
     tags: dict,
@@ -57,13 +57,14 @@ def create_execution_role(
 
 
 def execution_policy(
-    grants: RoleGrants, readable: str, region: str, account: str, partition: str, registry: str, capture: str | None = None
+    grants: RoleGrants, readable: str | list[str], region: str, account: str, partition: str, registry: str, capture: str | None = None
 ) -> dict:
     """The endpoint role's only permissions: read the model, pull the image, write its logs and metrics and,
     with data capture, write objects under `capture` (s3://bucket/prefix/<endpoint>/) only."""
     log_group = f"arn:{partition}:logs:{region}:{account}:log-group:{log_group_name(grants.endpoint_name)}"
     statements = [
-        {"Sid": "ReadModelArtifact", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [readable]},
+        # Every variant's model (A/B, shadow): a list of readable ARNs; one model: the one.
+        {"Sid": "ReadModelArtifact", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": list(readable) if isinstance(readable, list) else [readable]},
         # GetAuthorizationToken has no resource-level permissions: AWS requires "*" for it alone.
         {"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": ["*"]},
         {

@@ -77,10 +77,11 @@ def create_model(
     tags: dict,
     parent: pulumi.Resource,
     depends_on: list[pulumi.Resource],
+    suffix: str = "model",  # another variant's model: bundle/deploy/variants.py model_suffix
 ) -> aws.sagemaker.Model:
     vpc = settings.vpc
     return aws.sagemaker.Model(
-        logical_name(settings.endpoint_name, "model"),
+        logical_name(settings.endpoint_name, suffix),
         execution_role_arn=role_arn,
         primary_container=aws.sagemaker.ModelPrimaryContainerArgs(image=image_uri, model_data_url=data.url, environment=MODEL_ENVIRONMENT),
         enable_network_isolation=settings.network_isolation,

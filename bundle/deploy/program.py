@@ -25,6 +25,7 @@ from bundle.names import log_group_name, scaling_resource_id
 from bundle.params.model import Params
 from bundle.deploy.redact import alarm_email_output, public_params
 from bundle.deploy.rollout import deployment_summary
+from bundle.deploy.variants import variants_output
 
 
 def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelArtifact | None) -> dict[str, Any]:
@@ -38,7 +39,7 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
     def scaling_setting(value):
         return None if params.is_serverless else value  # serverless endpoints do not autoscale: a range would mislead
 
-    return {
+    outputs = {
         # The catalog's artifact, as schemas/artifacts/endpoint.schema.json specifies it (validated before export).
         "endpoint": endpoint_artifact(endpoint.endpoint.name, endpoint.endpoint.arn, endpoint.environment.region, endpoint.model.name),
         "endpoint_config_name": endpoint.config.name,
@@ -61,7 +62,7 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
         "params": public_params(params.document),
         "alarm_email": alarm_email_output(params.alarms.email),
         "deployment_mode": params.deployment_mode,
-        "deployment": deployment_summary(params.deployment, watch.names.all()),
+        "deployment": deployment_summary(params.deployment, watch.rollback_alarm_names),
         "alarms": {"invocation_5xx": watch.names.invocation_5xx, "model_latency": watch.names.model_latency},
         "alarm_topic_arn": watch.topic_arn,
         "dashboard_name": watch.dashboard.dashboard_name,
@@ -82,6 +83,10 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
             else None
         ),
     }
+    # A/B variants and the shadow (issue 12): only when there are several, so the one-variant stack exports as before.
+    if params.has_several_variants:
+        outputs["variants"] = variants_output(params, endpoint)
+    return outputs
 
 
 def define_stack(params: Params, connections: Connections | None = None) -> dict[str, Any]:
@@ -91,7 +96,7 @@ def define_stack(params: Params, connections: Connections | None = None) -> dict
     bundle_aws.use_role(role)
     opts = pulumi.ResourceOptions(providers={"aws": assuming_provider(role)}) if role else None
     artifact = None
-    if params.builds_poc_model:
+    if params.builds_recipes:  # the POC model, for the primary or any other variant
         built = build_artifact(image_version=params.serving_image_version)
         artifact = ModelArtifact(path=built.path, sha256=built.sha256)
     # The update hook acts as the provider does: the stack's aws:* credential settings, or the connection's role.

@@ -100,6 +100,27 @@ class Vpc:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """A production variant: the primary (from the flat params) or one of `variants`."""
+
+    name: str
+    model: str  # a recipe name or an s3://...tar.gz URI (bundle/params/variant_models.py resolves it)
+    instance_type: str | None  # None when serverless
+    initial_instance_count: int | None  # None when serverless
+    weight: float
+    autoscaling: Autoscaling
+
+
+@dataclass(frozen=True)
+class Shadow:
+    name: str
+    model: str
+    instance_type: str
+    initial_instance_count: int
+    weight: float  # sampling weight: a copy of weight / the production variant's weight of the requests
+
+
+@dataclass(frozen=True)
 class Params:
     endpoint_name: str
     deployment_mode: str  # realtime | serverless
@@ -120,10 +141,47 @@ class Params:
     tags: dict[str, str]
     document: dict  # the validated document with every default that applies filled in: the guide's `params`
     delete_bucket_on_destroy: bool = False  # False: Pulumi never deletes the bundle's bucket (it may hold captured data)
+    # --- A/B variants and the shadow (issue 12) ---
+    variant_weight: float = 1.0  # the primary's InitialVariantWeight
+    variants: tuple[Variant, ...] = ()  # extra production variants
+    shadow: Shadow | None = None  # None: no shadow variant
+
+    @property
+    def primary_model(self) -> str:
+        """The primary's model as a variant names one: the POC recipe, or the custom archive's URI."""
+        from bundle.params.variant_models import DEFAULT_RECIPE
+
+        return DEFAULT_RECIPE if self.builds_poc_model else self.custom_model_s3_uri
+
+    @property
+    def primary(self) -> Variant:
+        return Variant(self.variant_name, self.primary_model, self.instance_type, self.initial_instance_count, self.variant_weight, self.autoscaling)
+
+    @property
+    def production_variants(self) -> tuple[Variant, ...]:
+        return (self.primary, *self.variants)
+
+    @property
+    def has_several_variants(self) -> bool:
+        return bool(self.variants) or self.shadow is not None
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Every distinct model the endpoint serves, the primary's first: one SageMaker Model each."""
+        found = [v.model for v in self.production_variants] + ([self.shadow.model] if self.shadow else [])
+        return tuple(dict.fromkeys(found))
 
     @property
     def builds_poc_model(self) -> bool:
+        """The primary serves the bundle's POC model (the primary's own model source)."""
         return self.model_source == "poc-sklearn"
+
+    @property
+    def builds_recipes(self) -> tuple[str, ...]:
+        """The recipes the bundle builds and uploads, for any variant (the shadow included)."""
+        from bundle.params.variant_models import resolve_model
+
+        return tuple(m for m in self.models if resolve_model(m).recipe)
 
     @property
     def is_serverless(self) -> bool:
@@ -136,7 +194,7 @@ class Params:
     @property
     def needs_bucket(self) -> bool:
         """The bundle's bucket holds the POC artifact and, unless told otherwise, captured data."""
-        return self.builds_poc_model or self.captures_into_bundle_bucket
+        return self.builds_poc_model or bool(self.builds_recipes) or self.captures_into_bundle_bucket
 
 
 # --- defaults and validation --------------------------------------------------------------------

@@ -11,7 +11,8 @@ from typing import Any
 
 import jsonschema
 
-from bundle.params.model import Alarms, Autoscaling, DataCapture, Deployment, InvalidParams, Params, Problem, Serverless, Vpc
+from bundle.params import variant_rules
+from bundle.params.model import Alarms, Autoscaling, DataCapture, Deployment, InvalidParams, Params, Problem, Serverless, Shadow, Variant, Vpc
 from bundle.params.schema import MODES_KEY, REALTIME, SERVERLESS, document_with_defaults, load_schema, with_defaults
 
 
@@ -85,6 +86,7 @@ def cross_field_problems(document: dict) -> list[Problem]:
     """The rules JSON Schema cannot state: comparisons between fields."""
     problems: list[Problem] = []
     problems += _rollout_problems(document)
+    problems += variant_rules.variant_problems(document) + variant_rules.shadow_problems(document)
     serverless = document.get("serverless", {})
     provisioned, most = serverless.get("provisioned_concurrency"), serverless.get("max_concurrency")
     if _ints(provisioned, most) and provisioned > most:
@@ -217,6 +219,16 @@ def validate(raw: Any, source: str = "params") -> Params:
         tags=dict(d["tags"]),
         document=d,
         delete_bucket_on_destroy=d["delete_bucket_on_destroy"],
+        variant_weight=float(d.get("variant_weight", 1)),
+        variants=tuple(
+            Variant(v["name"], v["model"], v["instance_type"], v["initial_instance_count"], float(v["weight"]), Autoscaling(**v["autoscaling"]))
+            for v in d.get("variants", [])
+        ),
+        shadow=(
+            Shadow(**{k: v for k, v in d["shadow"].items() if k != "enabled"} | {"weight": float(d["shadow"]["weight"])})
+            if (d.get("shadow") or {}).get("enabled")
+            else None
+        ),
     )
 
 
