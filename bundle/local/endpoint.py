@@ -46,6 +46,7 @@ from bundle.paths import CONTAINER_CODE, IMAGE_PYTHON
 from bundle.artifact.tarball import unpack_artifact
 from bundle.errors import BundleError
 from bundle.names import MODEL_ENVIRONMENT
+from bundle.local.variants import INVOKED_VARIANT_HEADER, TARGET_VARIANT_HEADER, Recorder, Route, Router, timed, unknown_variant_message
 
 RUNTIME_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
 # Beyond this the front stops reading (the handlers themselves answer 413 above 6 MB).
@@ -213,7 +214,7 @@ class _FrontHandler(BaseHTTPRequestHandler):
         if not match:
             self._send(_aws_error(404, "UnknownOperationException", f"no route POST {self.path}"))
             return
-        self._send(self.server.runtime_reply(match.group(1), body, headers))
+        self._send(self.server.runtime_reply(match.group(1), body, headers, self.headers.get(TARGET_VARIANT_HEADER)))
 
     def _method_not_allowed(self):
         self._read_body()
@@ -260,17 +261,35 @@ class _FrontServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, address, worker_url: str, endpoint_name: str | None, variant_name: str, timeout: int, access_log: bool):
+    def __init__(
+        self, address, worker_url: str, endpoint_name: str | None, variant_name: str, timeout: int, access_log: bool,
+        router: Router | None = None, recorder: Recorder | None = None,
+    ):  # fmt: skip
         super().__init__(address, _FrontHandler)
-        host, port = worker_url.rsplit("/", 1)[-1].rsplit(":", 1)
-        self.pool = urllib3.HTTPConnectionPool(
-            host, int(port), maxsize=MAX_CONNECTIONS, block=False, retries=False,
-            timeout=urllib3.Timeout(connect=5.0, read=timeout + 5),
-        )  # fmt: skip
+        self.timeout_seconds = timeout
+        self.pool = self._pool(worker_url)
+        # A/B and shadow (bundle/local/variants.py): one worker per distinct artifact, a pool per worker.
+        self.router = router or Router([Route(variant_name, 1.0, worker_url)])
+        routes = [*self.router.production.values(), *([self.router.shadow] if self.router.shadow else [])]
+        self.pools = {worker_url: self.pool, **{r.worker_url: self._pool(r.worker_url) for r in routes if r.worker_url != worker_url}}
+        self.recorder = recorder
         self.endpoint_name = endpoint_name
         self.variant_name = variant_name
         self.access_log = access_log
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def _pool(self, url: str) -> urllib3.HTTPConnectionPool:
+        host, port = url.rsplit("/", 1)[-1].rsplit(":", 1)
+        return urllib3.HTTPConnectionPool(
+            host, int(port), maxsize=MAX_CONNECTIONS, block=False, retries=False,
+            timeout=urllib3.Timeout(connect=5.0, read=self.timeout_seconds + 5),
+        )  # fmt: skip
+
+    def _shadow_call(self, body: bytes, headers: dict) -> None:
+        shadow = self.router.shadow
+        reply, seconds = timed(lambda: self.forward("POST", "/invocations", body, headers, shadow))
+        if self.recorder is not None:
+            self.recorder.record(shadow.name, body, headers.get("Content-Type", ""), reply.status, reply.body, reply.content_type, seconds)
 
     def process_request(self, request, client_address):
         """Cap concurrent connections: one over the cap is answered 503 and closed, not queued forever."""
@@ -288,23 +307,32 @@ class _FrontServer(ThreadingHTTPServer):
         finally:
             self._slots.release()
 
-    def forward(self, method: str, path: str, body: bytes, headers: dict) -> Reply:
+    def forward(self, method: str, path: str, body: bytes, headers: dict, route: Route | None = None) -> Reply:
+        pool = self.pools[route.worker_url] if route else self.pool
         try:
-            response = self.pool.urlopen(method, path, body=body or None, headers=headers, preload_content=True)
+            response = pool.urlopen(method, path, body=body or None, headers=headers, preload_content=True)
         except urllib3.exceptions.ReadTimeoutError:
-            return _json(504, {"error": "Timeout", "message": TIMEOUT_MESSAGE.format(variant=self.variant_name)})
+            return _json(504, {"error": "Timeout", "message": TIMEOUT_MESSAGE.format(variant=route.name if route else self.variant_name)})
         except urllib3.exceptions.HTTPError as e:
             return _json(502, {"error": "WorkerUnavailable", "message": f"the model server did not answer: {e}"})
         return Reply(response.status, response.data, response.headers.get("Content-Type", "application/json"))
 
-    def runtime_reply(self, name: str, body: bytes, headers: dict) -> Reply:
+    def runtime_reply(self, name: str, body: bytes, headers: dict, target: str | None = None) -> Reply:
         if self.endpoint_name and name != self.endpoint_name:
             return _aws_error(400, "ValidationError", f"Endpoint {name} of account 123456789012 not found.")
-        reply = self.forward("POST", "/invocations", body, headers)
+        try:
+            route = self.router.choose(target)
+        except KeyError:
+            return _aws_error(400, "ValidationError", unknown_variant_message(target, name))
+        if self.router.copies_to_shadow():  # a copy to the shadow; its answer reaches no caller
+            threading.Thread(target=self._shadow_call, args=(body, headers), daemon=True).start()
+        reply, seconds = timed(lambda: self.forward("POST", "/invocations", body, headers, route))
+        if self.recorder is not None:
+            self.recorder.record(route.name, body, headers.get("Content-Type", ""), reply.status, reply.body, reply.content_type, seconds)
         if reply.status < 400:
-            return Reply(reply.status, reply.body, reply.content_type, (("x-Amzn-Invoked-Production-Variant", self.variant_name),))
+            return Reply(reply.status, reply.body, reply.content_type, ((INVOKED_VARIANT_HEADER, route.name),))
         if reply.status == 504:  # the worker did not answer in time: AWS reports it as a server error (0)
-            status, message = 0, TIMEOUT_MESSAGE.format(variant=self.variant_name)
+            status, message = 0, TIMEOUT_MESSAGE.format(variant=route.name)
         else:
             status, message = reply.status, reply.body.decode("utf-8", "replace")
         kind = "client" if 400 <= status < 500 else "server"
@@ -312,13 +340,22 @@ class _FrontServer(ThreadingHTTPServer):
             424,
             {
                 "__type": "ModelError",
-                "message": f"Received {kind} error ({status}) from {self.variant_name} with message \"{message}\".",
+                "message": f"Received {kind} error ({status}) from {route.name} with message \"{message}\".",
                 "OriginalStatusCode": status,
                 "OriginalMessage": message,
                 "LogStreamArn": f"local:{name}",
             },
             (("x-amzn-ErrorType", "ModelError"),),
         )
+
+
+@dataclass(frozen=True)
+class LocalVariant:
+    """Another variant of the local endpoint (A/B, or the shadow): its name, artifact and weight."""
+
+    name: str
+    artifact: Path
+    weight: float = 1.0
 
 
 def is_loopback(host: str) -> bool:
@@ -341,6 +378,11 @@ class LocalEndpoint:
         access_log: bool = False,
         workers: int = 1,
         timeout: int = MODEL_SERVER_TIMEOUT,
+        variant_weight: float = 1.0,
+        variants: tuple[LocalVariant, ...] = (),  # more production variants (A/B)
+        shadow: LocalVariant | None = None,
+        recorder: Recorder | None = None,  # capture files and metrics into the emulator
+        seed: int | None = None,  # the routing draws (tests)
     ):
         if not 0 <= port <= 65535:
             raise BundleError(f"port {port} is not a TCP port (0 to 65535)")
@@ -355,10 +397,29 @@ class LocalEndpoint:
         except BaseException:
             self._scratch.cleanup()
             raise
+        # One image worker per other distinct artifact (A/B, shadow); the same artifact shares the primary's.
+        self.variant_workers: dict[Path, ImageWorker] = {Path(artifact).resolve(): self.worker}
         try:
-            self._server = _FrontServer((host, port), self.worker.url, endpoint_name, variant_name, timeout, access_log)
+            for other in (*variants, *([shadow] if shadow else [])):
+                key = Path(other.artifact).resolve()
+                if key not in self.variant_workers:
+                    directory = Path(self._scratch.name) / f"variant-{len(self.variant_workers)}" / "model"
+                    unpack_artifact(key, directory)
+                    self.variant_workers[key] = ImageWorker(directory, workers=workers, timeout=timeout).start()
+        except BaseException:
+            self._stop_workers()
+            self._scratch.cleanup()
+            raise
+        url_of = lambda v: self.variant_workers[Path(v.artifact).resolve()].url  # noqa: E731
+        router = Router(
+            [Route(variant_name, variant_weight, self.worker.url), *(Route(v.name, v.weight, url_of(v)) for v in variants)],
+            Route(shadow.name, shadow.weight, url_of(shadow)) if shadow else None,
+            seed=seed,
+        )
+        try:
+            self._server = _FrontServer((host, port), self.worker.url, endpoint_name, variant_name, timeout, access_log, router, recorder)
         except OSError as e:
-            self.worker.stop()
+            self._stop_workers()
             self._scratch.cleanup()
             raise BundleError(f"cannot listen on {host}:{port}: {e.strerror}") from None
         self._thread: threading.Thread | None = None
@@ -397,9 +458,18 @@ class LocalEndpoint:
 
     def _close(self) -> None:
         self._server.server_close()
-        self._server.pool.close()
-        self.worker.stop()
+        for pool in self._server.pools.values():
+            pool.close()
+        self._stop_workers()
         self._scratch.cleanup()
+
+    def _stop_workers(self) -> None:
+        for worker in self.variant_workers.values():
+            worker.stop()
+
+    @property
+    def recorder(self) -> Recorder | None:
+        return self._server.recorder
 
     def __enter__(self) -> "LocalEndpoint":
         return self.start()
