@@ -155,6 +155,74 @@ def cmd_smoke(args) -> int:
     return 0 if report.ok else 1
 
 
+# --- A/B variants and the shadow (issue 12) ---------------------------------------------------------------
+
+
+def _variant_context(args):
+    from bundle.guide.outputs import read_outputs_file, read_stack_outputs
+    from bundle.ops import aws
+
+    outputs = read_outputs_file(args.outputs) if args.outputs else read_stack_outputs(args.stack)
+    region = args.region or default_region() or outputs["endpoint"]["region"]
+    return outputs, outputs["endpoint"]["endpoint_name"], (lambda service: aws.client(service, region))
+
+
+def cmd_variants_show(args) -> int:
+    from bundle.ops.variants import show, show_table
+
+    outputs, endpoint, client = _variant_context(args)
+    states = show(endpoint, client("sagemaker"), client("cloudwatch"), outputs, minutes=args.minutes)
+    if args.json:
+        print(json.dumps([s.__dict__ for s in states], indent=2))
+    else:
+        print(show_table(states))
+    return 0
+
+
+def cmd_variants_compare(args) -> int:
+    from bundle.ops.variants import compare, stack_variants
+
+    outputs, endpoint, client = _variant_context(args)
+    capture = outputs["data_capture"]
+    if not capture["enabled"]:
+        raise BundleError("comparing variants reads captured data: the stack has data_capture.enabled false")
+    known = stack_variants(outputs)
+    if args.command == "shadow":
+        shadows = [v.name for v in known if v.shadow]
+        if not shadows:
+            raise BundleError("the stack has no shadow variant (shadow.enabled false)")
+        names = [known[0].name, shadows[0]]
+    else:
+        names = args.variant or [v.name for v in known if not v.shadow]
+    print(json.dumps(compare(client("s3"), client("cloudwatch"), endpoint, capture["destination"], names, minutes=args.minutes), indent=2))
+    return 0
+
+
+def _variant_parsers(commands) -> None:
+    def common(p):
+        source = p.add_mutually_exclusive_group(required=True)
+        source.add_argument("--stack", help="read `pulumi stack output --json --stack NAME`")
+        source.add_argument("--outputs", help="a JSON file of the stack's outputs")
+        p.add_argument("--region", help="AWS region (default AWS_REGION, AWS_DEFAULT_REGION, then the outputs')")
+        p.add_argument("--minutes", type=_positive, default=60, help="metrics of the last N minutes (default 60)")
+
+    p = commands.add_parser("variants", help="A/B variants: live weights and counts against the stack's; compare them")
+    sub = p.add_subparsers(dest="variants_command", required=True)
+    q = sub.add_parser("show", help="live weights, instance counts and invocations per variant, and drift from the stack")
+    common(q)
+    q.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    q.set_defaults(run=cmd_variants_show)
+    q = sub.add_parser("compare", help="agreement of predictions, latency and errors per production variant (captured data)")
+    common(q)
+    q.add_argument("--variant", action="append", help="a variant to compare (repeat; default: every production variant)")
+    q.set_defaults(run=cmd_variants_compare)
+    p = commands.add_parser("shadow", help="the shadow variant: compare it with the production variant")
+    sub = p.add_subparsers(dest="shadow_command", required=True)
+    q = sub.add_parser("compare", help="agreement of predictions, latency and errors: production vs shadow (captured data)")
+    common(q)
+    q.set_defaults(run=cmd_variants_compare)
+
+
 def default_region() -> str | None:
     """The region the AWS CLI and boto3 would use from the environment."""
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
@@ -304,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--content-type", default="application/json", help="the body's Content-Type (default application/json)")
     p.add_argument("--json", type=Path, help="also write the steps and the recommendation to this JSON file")
     p.set_defaults(run=cmd_loadtest)
+    _variant_parsers(commands)
     return parser
 
 

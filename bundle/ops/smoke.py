@@ -27,6 +27,7 @@ class Expected:
     variant_name: str | None = None
     autoscaling: dict | None = None  # the `autoscaling` stack output
     iris_model: bool = True  # the three Iris examples must give [0, 1, 2]
+    variants: tuple[str, ...] = ()  # with several production variants (A/B): every one's name, each invoked by TargetVariant
 
     @classmethod
     def from_outputs(cls, outputs: dict) -> "Expected":
@@ -38,6 +39,7 @@ class Expected:
             variant_name=outputs.get("variant_name"),
             autoscaling=outputs.get("autoscaling"),
             iris_model=params.get("model_source", "poc-sklearn") == "poc-sklearn",
+            variants=tuple(v["name"] for v in (outputs.get("variants") or {}).get("production", [])) if len(params.get("variants") or []) else (),
         )
 
 
@@ -152,10 +154,27 @@ def check_invocation(runtime, expected: Expected, report: SmokeReport) -> None:
     report.add("invoke: guide's examples", ok, f"predictions {predictions} (want {expected_classes()}), probability sums {sums}")
 
 
+def check_variants(runtime, expected: Expected, report: SmokeReport) -> None:
+    """Several production variants: each answers when named by TargetVariant, and the answer says it did."""
+    for name in expected.variants:
+        try:
+            response = runtime.invoke_endpoint(
+                EndpointName=expected.endpoint_name, TargetVariant=name, ContentType="application/json", Body=json.dumps(instances_request())
+            )
+            result = json.loads(response["Body"].read())
+        except (ClientError, BotoCoreError, ValueError) as e:
+            report.add(f"invoke variant {name}", False, _error(e))
+            continue
+        invoked = response.get("InvokedProductionVariant")
+        ok = invoked == name and "predictions" in result
+        report.add(f"invoke variant {name}", ok, f"TargetVariant {name}: answered by {invoked}, predictions {result.get('predictions')}")
+
+
 def run_smoke(expected: Expected) -> SmokeReport:
     report = SmokeReport()
     sm = aws.client("sagemaker", expected.region)
     variant = check_endpoint(sm, expected, report)
     check_autoscaling(aws.client("application-autoscaling", expected.region), expected, variant, report)
     check_invocation(aws.client("sagemaker-runtime", expected.region), expected, report)
+    check_variants(aws.client("sagemaker-runtime", expected.region), expected, report)
     return report
