@@ -61,6 +61,17 @@ def guide_flags(params: Params, outputs: dict) -> dict[str, Any]:
         # bundle/deploy/storage.py: Pulumi keeps the bucket unless delete_bucket_on_destroy says otherwise.
         "bucket_kept": bool(outputs.get("bucket")) and not params.delete_bucket_on_destroy,
         "bucket_deleted": bool(outputs.get("bucket")) and params.delete_bucket_on_destroy,
+        # A/B variants and the shadow (issue 12): the first extra variant is the guide's challenger.
+        **_variant_flags(params),
+    }
+
+
+def _variant_flags(params: Params) -> dict[str, Any]:
+    return {
+        "ab_variants": bool(params.variants),
+        "challenger": params.variants[0].name if params.variants else False,
+        "shadow_variant": params.shadow is not None,
+        "expect_weights": " ".join(f"--expect-weight {v.name}={v.weight:g}" for v in params.production_variants) if params.variants else False,
     }
 
 

@@ -39,6 +39,12 @@ SCENARIOS = {
         "alarms": {"email": "ops@example.com"},
     },
     "serverless": {"deployment_mode": "serverless", "serverless": {"memory_size_mb": 3072, "provisioned_concurrency": 2}},
+    "ab-variants": {
+        "variant_weight": 3,
+        "data_capture": {"enabled": True, "sampling_percentage": 100},
+        "variants": [{"name": "challenger", "model": "s3://team-models/xgb/v1/model.tar.gz", "weight": 1, "autoscaling": {"max_capacity": 3}}],
+    },
+    "shadow": {"data_capture": {"enabled": True, "sampling_percentage": 100}, "shadow": {"enabled": True}},
 }
 RENDERED = {}
 for _name, _raw in SCENARIOS.items():
