@@ -110,12 +110,28 @@ def check_versions(image: ServingImage, running: Versions) -> None:
 
 
 def inputs_sha256(image: ServingImage, versions: Versions, hyperparameters: training.Hyperparameters) -> str:
-    """Everything that can change the artifact's bytes, hashed: the cache key and the manifest's identity."""
+    """What the model and its handlers are made of, hashed: the manifest's identity (`inputs_sha256`)."""
     digest = hashlib.sha256()
     for source in (TRAIN_SOURCE, INFERENCE_SOURCE):
         digest.update(source.read_bytes())
     key = {"format": PACKAGE_FORMAT, "image": image.version, "versions": versions, "hyperparameters": asdict(hyperparameters)}
     digest.update(json.dumps(key, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def packaging_sources() -> tuple[Path, ...]:
+    """The code that turns those inputs into bytes: this module and the tarball writer."""
+    from bundle.artifact import tarball
+
+    return (Path(__file__), Path(tarball.__file__))
+
+
+def cache_key(inputs: str) -> str:
+    """The cache entry's name: the inputs, and the packaging code. Editing any of them rebuilds; an edit that
+    leaves the bytes alone (a comment in the packaging code) gives the same artifact, so nothing is redeployed."""
+    digest = hashlib.sha256(inputs.encode())
+    for source in packaging_sources():
+        digest.update(source.read_bytes())
     return digest.hexdigest()
 
 
@@ -138,7 +154,7 @@ def build_artifact(
     check_versions(image, versions)
     hyperparameters = training.Hyperparameters()
     key = inputs_sha256(image, versions, hyperparameters)
-    entry = (cache_dir or default_cache_dir()) / key
+    entry = (cache_dir or default_cache_dir()) / cache_key(key)
     cached = not force and (entry / ARTIFACT_NAME).exists() and (entry / "manifest.json").exists()
     if not cached:
         _build_into(entry, image, versions, hyperparameters, key)

@@ -39,7 +39,7 @@ def run_demo() -> int:
     BUILD.mkdir(exist_ok=True)
     outputs_file = BUILD / "outputs.json"
     outputs_file.write_text(json.dumps(evaluation.outputs, indent=2, default=str))
-    with EmulatedDeployment(evaluation.outputs, artifact.path) as deployment:
+    with EmulatedDeployment(evaluation, artifact.path) as deployment:
         print(f"3. local endpoint {deployment.runtime_url} (data plane), moto {deployment.moto_url} (control plane)")
         runtime = aws.client("sagemaker-runtime", deployment.region, endpoint_url=deployment.runtime_url)
         response = runtime.invoke_endpoint(

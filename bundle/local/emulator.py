@@ -1,15 +1,19 @@
 """A deployment emulated on this machine: moto for the control plane, the local endpoint for the data plane.
 
-There is no AWS account here. To run the guide's commands and the smoke test as they would run
-after `pulumi up`, this creates in moto (the AWS API emulator) the resources that the stack outputs
-name, and serves the real artifact with the local endpoint. Environment variables
-AWS_ENDPOINT_URL (moto) and AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME (local endpoint) route boto3 and the
-AWS CLI there. moto accepts much that AWS rejects: a passing run proves the calls are well-formed and
-name the right resources, not that AWS would accept them (see shared FACTS.md).
+There is no AWS account here. To run the guide's commands and the smoke test as they would run after
+`pulumi up`, this replays in moto (the AWS API emulator) the create calls of the stack's own offline plan
+(bundle/local/requests.py turns each planned resource into the request AWS would receive: the same alarms,
+capture settings, keys, sizes and names as the stack), and serves the real artifact with the image's own
+worker (bundle/local/endpoint.py). Nothing here re-describes the stack by hand. Besides the plan it adds only
+what the stack does not create: what the user brings (a custom model's archive, an outside capture bucket)
+and what SageMaker writes once the endpoint serves (log lines, a metric, captured data).
+
+Environment variables AWS_ENDPOINT_URL (moto) and AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME (local endpoint) route
+boto3 and the AWS CLI there. moto accepts much that AWS rejects: a passing run proves the calls are
+well-formed and name the right resources, not that AWS would accept them (see shared FACTS.md).
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 import urllib.request
@@ -17,24 +21,34 @@ from pathlib import Path
 
 from moto.server import ThreadedMotoServer
 
-from bundle.ops import aws
-from bundle.names import MODEL_ENVIRONMENT, SAGEMAKER_TRUST_POLICY, SCALABLE_DIMENSION, SCALING_METRIC, scaling_policy_name, split_s3_uri
+from bundle.errors import BundleError
 from bundle.local.endpoint import LocalEndpoint
+from bundle.local.plan import Evaluation
+from bundle.local.requests import ApiRequest, api_requests
+from bundle.names import split_s3_uri
+from bundle.ops import aws
 
+# Planned calls the emulator does not replay, each with its reason (tests check that nothing else is left out).
+NOT_REPLAYED = {
+    "PutBucketPolicy": "the bucket's policy refuses every request without TLS, and moto here serves plain HTTP: "
+    "replayed, it would refuse the guide's own S3 commands, as AWS refuses a client without TLS",
+}
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
 class EmulatedDeployment:
     """Context manager: moto server + local endpoint + the stack's resources created in moto."""
 
-    def __init__(self, outputs: dict, artifact: Path):
+    def __init__(self, plan: Evaluation, artifact: Path):
+        self.plan = plan
+        outputs = plan.outputs
         self.outputs = outputs
         self.artifact = Path(artifact)
         self.region = outputs["endpoint"]["region"]
         self.endpoint_name = outputs["endpoint"]["endpoint_name"]
         self._moto: ThreadedMotoServer | None = None
         self._local: LocalEndpoint | None = None
-        self._flusher = None
+        self._flusher = None  # A/B and shadow: writes what the local front records into moto
         self._scratch = None
 
     @property
@@ -84,88 +98,49 @@ class EmulatedDeployment:
     def client(self, service: str):
         return aws.client(service, self.region, endpoint_url=self.moto_url, max_attempts=1)
 
+    def requests(self) -> list[ApiRequest]:
+        """The stack's create calls, from its plan."""
+        return api_requests(self.plan.resources, self.artifact.read_bytes())
+
     def _create_resources(self) -> None:
-        out, params = self.outputs, self.outputs["params"]
+        out = self.outputs
         variant = out["variant_name"]
-
-        bucket, key = split_s3_uri(out["model_data_url"])
         s3 = self.client("s3")
-        s3.create_bucket(Bucket=bucket)
-        s3.put_object(Bucket=bucket, Key=key, Body=self.artifact.read_bytes())
+        self._what_the_user_brings(s3)
+        for request in self.requests():
+            if request.operation in NOT_REPLAYED:
+                continue
+            try:
+                getattr(self.client(request.service), request.method)(**request.params)
+            except Exception as e:  # name the call, whatever moto raised
+                raise BundleError(f"the emulator could not replay {request.service}.{request.operation} for {request.resource}: {e}") from None
+        self._what_sagemaker_writes(s3, variant)
 
-        iam = self.client("iam")
-        role_name = out["role_arn"].rsplit("/", 1)[-1]
-        role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST_POLICY))["Role"]["Arn"]
+    def _what_the_user_brings(self, s3) -> None:
+        """Buckets and objects the stack refers to but does not own: a custom model's archive, an outside capture bucket."""
+        planned_buckets = {r.state.get("bucket") for r in self.plan.resources if r.type == "aws:s3/bucket:Bucket"}
+        out = self.outputs
+        if out.get("artifact_sha256") is None:  # model_source custom-s3: the user's own archive
+            bucket, key = split_s3_uri(out["model_data_url"])
+            s3.create_bucket(Bucket=bucket)
+            s3.put_object(Bucket=bucket, Key=key, Body=self.artifact.read_bytes())
+            planned_buckets.add(bucket)
+        for url in self._variant_archives():  # A/B and shadow variants' own archives (s3:// models)
+            bucket, key = split_s3_uri(url)
+            if bucket not in planned_buckets:
+                s3.create_bucket(Bucket=bucket)
+                planned_buckets.add(bucket)
+            s3.put_object(Bucket=bucket, Key=key, Body=self.artifact.read_bytes())
+        capture = out["data_capture"]
+        if capture["enabled"]:
+            bucket, _ = split_s3_uri(capture["destination"])
+            if bucket not in planned_buckets:
+                s3.create_bucket(Bucket=bucket)
 
-        sm = self.client("sagemaker")
-        sm.create_model(
-            ModelName=out["endpoint"]["model_name"],
-            ExecutionRoleArn=role_arn,
-            PrimaryContainer={
-                "Image": out["image_uri"],
-                "ModelDataUrl": out["model_data_url"],
-                "Environment": MODEL_ENVIRONMENT,
-            },
-            EnableNetworkIsolation=params.get("enable_network_isolation", False),  # serverless has no such setting
-        )
-        production_variant = {"VariantName": variant, "ModelName": out["endpoint"]["model_name"], "InitialVariantWeight": 1.0}
-        if out["serverless"]:
-            production_variant["ServerlessConfig"] = {
-                "MemorySizeInMB": out["serverless"]["memory_size_mb"],
-                "MaxConcurrency": out["serverless"]["max_concurrency"],
-            }
-        else:
-            production_variant.update(InstanceType=params["instance_type"], InitialInstanceCount=params["initial_instance_count"])
-        extra, shadows = self._variant_resources(sm, s3, role_arn)
-        if extra or shadows:
-            production_variant["InitialVariantWeight"] = float(params.get("variant_weight", 1))
-        sm.create_endpoint_config(
-            EndpointConfigName=out["endpoint_config_name"], ProductionVariants=[production_variant, *extra], **({"ShadowProductionVariants": shadows} if shadows else {})
-        )
-        sm.create_endpoint(EndpointName=self.endpoint_name, EndpointConfigName=out["endpoint_config_name"])
-
-        scaling = out["autoscaling"]
-        if scaling["enabled"]:
-            autoscaling = self.client("application-autoscaling")
-            autoscaling.register_scalable_target(
-                ServiceNamespace="sagemaker",
-                ResourceId=scaling["resource_id"],
-                ScalableDimension=SCALABLE_DIMENSION,
-                MinCapacity=scaling["min_capacity"],
-                MaxCapacity=scaling["max_capacity"],
-            )
-            autoscaling.put_scaling_policy(
-                PolicyName=scaling_policy_name(self.endpoint_name),
-                ServiceNamespace="sagemaker",
-                ResourceId=scaling["resource_id"],
-                ScalableDimension=SCALABLE_DIMENSION,
-                PolicyType="TargetTrackingScaling",
-                TargetTrackingScalingPolicyConfiguration={
-                    "TargetValue": float(scaling["target_invocations_per_instance"]),
-                    "PredefinedMetricSpecification": {"PredefinedMetricType": SCALING_METRIC},
-                    "ScaleInCooldown": scaling["scale_in_cooldown"],
-                    "ScaleOutCooldown": scaling["scale_out_cooldown"],
-                },
-            )
-
+    def _what_sagemaker_writes(self, s3, variant: str) -> None:
+        """What SageMaker itself writes once the endpoint serves: log lines, a metric, captured data."""
+        out = self.outputs
         dimensions = [{"Name": "EndpointName", "Value": self.endpoint_name}, {"Name": "VariantName", "Value": variant}]
-        cloudwatch = self.client("cloudwatch")
-        for metric, name in (("Invocation5XXErrors", out["alarms"]["invocation_5xx"]), ("ModelLatency", out["alarms"]["model_latency"])):
-            cloudwatch.put_metric_alarm(
-                AlarmName=name,
-                Namespace="AWS/SageMaker",
-                MetricName=metric,
-                Dimensions=dimensions,
-                Statistic="Sum",
-                Period=60,
-                EvaluationPeriods=2,
-                Threshold=1.0,
-                ComparisonOperator="GreaterThanOrEqualToThreshold",
-                TreatMissingData="notBreaching",
-            )
-        cloudwatch.put_dashboard(DashboardName=out["dashboard_name"], DashboardBody=json.dumps({"widgets": []}))
-
-        # What SageMaker itself writes once the endpoint serves: log lines, metrics, captured data.
         logs = self.client("logs")
         logs.create_log_group(logGroupName=out["log_group"])
         stream = f"{variant}/i-0emulated"
@@ -175,23 +150,20 @@ class EmulatedDeployment:
             logStreamName=stream,
             logEvents=[{"timestamp": int(time.time() * 1000), "message": "emulated: model_fn loaded model.joblib"}],
         )
-        cloudwatch.put_metric_data(
+        self.client("cloudwatch").put_metric_data(
             Namespace="AWS/SageMaker",
             MetricData=[{"MetricName": "Invocations", "Dimensions": dimensions, "Value": 3.0, "Unit": "None"}],
         )
         capture = out["data_capture"]
         if capture["enabled"]:
             capture_bucket, prefix = split_s3_uri(capture["destination"])
-            if capture_bucket != bucket:
-                s3.create_bucket(Bucket=capture_bucket)
             hour = time.strftime("%Y/%m/%d/%H", time.gmtime())
             s3.put_object(Bucket=capture_bucket, Key=f"{prefix}{variant}/{hour}/emulated.jsonl", Body=b'{"captureData": {}}\n')
 
-
     # --- A/B variants and the shadow (issue 12) ------------------------------------------------------------------
-    # Each variant's Model, sizing and weight, its autoscaling and alarms, as the `variants` output names them. The
-    # local endpoint serves every variant with the image's worker; a model given as an s3:// URI has no artifact
-    # here, so the emulator serves the bundle's artifact under that variant's name (a copy: its own worker).
+    # The plan's requests create every variant's Model, the configuration's variants and shadow, the targets and
+    # alarms. The local endpoint serves every variant with the image's worker; a model given as an s3:// URI has no
+    # artifact here, so the emulator serves the bundle's artifact under that variant's name (a copy: its own worker).
     # moto stores no ShadowProductionVariants (accepted, then dropped): DescribeEndpoint shows no shadow here.
 
     def _variant_serving(self) -> dict:
@@ -240,50 +212,11 @@ class EmulatedDeployment:
         if self._flusher is not None:
             self._flusher.recorder.flush()
 
-    def _variant_resources(self, sm, s3, role_arn: str) -> tuple[list[dict], list[dict]]:
-        v = self.outputs.get("variants")
-        if not v:
-            return [], []
-        out = self.outputs
-        known = {out["endpoint"]["model_name"]}
-        for variant in [*v["production"][1:], *([v["shadow"]] if v.get("shadow") else [])]:
-            if variant["model_name"] in known:
-                continue
-            known.add(variant["model_name"])
-            url = variant["model"] if variant["model"].startswith("s3://") else out["model_data_url"]
-            bucket, key = split_s3_uri(url)
-            if url != out["model_data_url"]:
-                try:
-                    s3.create_bucket(Bucket=bucket)
-                except s3.exceptions.BucketAlreadyOwnedByYou:
-                    pass
-                s3.put_object(Bucket=bucket, Key=key, Body=self.artifact.read_bytes())
-            sm.create_model(
-                ModelName=variant["model_name"],
-                ExecutionRoleArn=role_arn,
-                PrimaryContainer={"Image": out["image_uri"], "ModelDataUrl": url, "Environment": MODEL_ENVIRONMENT},
-            )
-
-        def sized(x: dict) -> dict:
-            return {
-                "VariantName": x["name"], "ModelName": x["model_name"], "InitialVariantWeight": float(x["weight"]),
-                "InstanceType": x["instance_type"], "InitialInstanceCount": x["initial_instance_count"],
-            }  # fmt: skip
-
-        autoscaling, cloudwatch = self.client("application-autoscaling"), self.client("cloudwatch")
-        for x in v["production"][1:]:
-            if x["autoscaling"]:
-                autoscaling.register_scalable_target(
-                    ServiceNamespace="sagemaker", ResourceId=f"endpoint/{self.endpoint_name}/variant/{x['name']}", ScalableDimension=SCALABLE_DIMENSION,
-                    MinCapacity=x["autoscaling"]["min_capacity"], MaxCapacity=x["autoscaling"]["max_capacity"],
-                )  # fmt: skip
-            for metric, name in zip(("Invocation5XXErrors", "ModelLatency"), x["alarms"]):
-                cloudwatch.put_metric_alarm(
-                    AlarmName=name, Namespace="AWS/SageMaker", MetricName=metric, Statistic="Sum", Period=60, EvaluationPeriods=2, Threshold=1.0,
-                    Dimensions=[{"Name": "EndpointName", "Value": self.endpoint_name}, {"Name": "VariantName", "Value": x["name"]}],
-                    ComparisonOperator="GreaterThanOrEqualToThreshold", TreatMissingData="notBreaching",
-                )  # fmt: skip
-        return [sized(x) for x in v["production"][1:]], [sized(v["shadow"])] if v.get("shadow") else []
+    def _variant_archives(self) -> list[str]:
+        """The s3:// archives variants name: the user brings them (the plan's Models refer to them)."""
+        v = self.outputs.get("variants") or {}
+        models = [x["model"] for x in [*v.get("production", [])[1:], *([v["shadow"]] if v.get("shadow") else [])]]
+        return list(dict.fromkeys(m for m in models if m.startswith("s3://") and m != self.outputs["model_data_url"]))
 
 
 class _Flusher:

@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import pulumi
 import pulumi.runtime
@@ -55,6 +55,9 @@ class PlannedResource:
     # retainOnDelete, aliases (the former names a resource answers to).
     options: dict = field(default_factory=dict)
     provider: str = ""  # logical name of an explicit provider ("" for the default provider)
+    # What the mocks answered: the inputs plus what AWS would know (auto-names, ARNs). The emulator creates the
+    # resource in moto from this (bundle/local/requests.py), so the guide and the smoke test meet the stack's own values.
+    state: dict = field(default_factory=dict)
 
 
 def _urn_name(urn: str) -> str:
@@ -100,6 +103,7 @@ class RecordingMonitor(MockMonitor):
 class RecordingMocks(pulumi.runtime.Mocks):
     region: str = "us-east-1"
     registered: list[tuple[str, str, dict, bool]] = field(default_factory=list)  # type, name, inputs, custom
+    states: dict[str, dict] = field(default_factory=dict)  # logical name -> the state answered
     invokes: list[tuple[str, dict]] = field(default_factory=list)
     invoke_providers: list[tuple[str, str]] = field(default_factory=list)  # token, provider's logical name ("" = default)
     # invented value -> what to print instead; no <, >, & or " (mustache would HTML-escape them in the guide)
@@ -122,11 +126,16 @@ class RecordingMocks(pulumi.runtime.Mocks):
         kind = args.typ.rsplit(":", 1)[1].lower()
         if service == "s3":  # an S3 ARN is its name: printed with the name's placeholder inside
             state["arn"] = f"arn:aws:s3:::{physical}"
+        elif args.typ == "aws:sns/topic:Topic":  # AWS's formats where something resolves the ARN (the emulator)
+            state["arn"] = self._invent(f"arn:aws:sns:{self.region}:{ACCOUNT}:{physical}")
+        elif service == "iam":
+            state["arn"] = self._invent(f"arn:aws:iam::{ACCOUNT}:{kind}/{physical}")
         else:
             state["arn"] = self._invent(f"arn:aws:{service}:{self.region}:{ACCOUNT}:{kind}/{physical}")
         if args.typ == "aws:iam/role:Role":
             state["uniqueId"] = self._invent(f"AROA{suffix.upper()}")
         resource_id = physical if name_key or "name" in inputs else self._invent(f"{args.name}-id-{suffix}")
+        self.states[args.name] = {**state, "id": resource_id}
         return resource_id, state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -175,6 +184,12 @@ def evaluate(
     """
     from bundle.deploy.program import define_stack, main  # imported late: the mocks must be set before resources exist
 
+    return evaluate_program(lambda: define_stack(params, connections) if params is not None else main(), region, config)
+
+
+def evaluate_program(define: Callable[[], dict], region: str = "us-east-1", config: dict[str, str] | None = None) -> Evaluation:
+    """Run any program under the mocks: `define()` creates resources and returns the outputs to resolve.
+    The stack is one such program; a test can construct a component alone, without the stack's artifact or guide."""
     mocks = RecordingMocks(region=region)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=STACK, preview=False, monitor=monitor)
@@ -185,13 +200,15 @@ def evaluate(
     secrets: set[str] = set()
 
     def program():
-        outputs = define_stack(params, connections) if params is not None else main()
+        outputs = define()
         resolved.update(_sync_await(pulumi.Output.from_input(outputs).future()))
         secrets.update(k for k, v in outputs.items() if isinstance(v, pulumi.Output) and _sync_await(v.is_secret()))
 
     _sync_await(run_pulumi_func(program))
     resources = [
-        PlannedResource(typ, name, inputs, *monitor.edges[name]) for typ, name, inputs, custom in mocks.registered if custom
+        PlannedResource(typ, name, inputs, *monitor.edges[name], state=mocks.states.get(name, {}))
+        for typ, name, inputs, custom in mocks.registered
+        if custom
     ]
     # Registration order depends on asyncio scheduling: list in dependency order, ties by name.
     depth: dict[str, int] = {}

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tarfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -34,6 +35,60 @@ def test_two_forced_builds_are_byte_identical(tmp_path):
     assert one["size_bytes"] == len(a)
     assert one["versions"]["scikit_learn"] == "1.4.2" and one["versions"]["numpy"] == "2.1.0"
     assert one["cv_accuracy"] >= 0.9
+
+
+@pytest.fixture(scope="module")
+def fresh_builds(tmp_path_factory):
+    """Two builds from nothing, never from a cache: the second a day later by the clock, under another umask and
+    another user id, so equal bytes cannot come from two builds that happened to share a second or a user."""
+    first = build_artifact(force=True, cache_dir=tmp_path_factory.mktemp("first"))
+    real_time = time.time
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(time, "time", lambda: real_time() + 86400)
+        patch.setattr(os, "getuid", lambda: 4242)
+        patch.setattr(os, "getgid", lambda: 4242)
+        previous = os.umask(0o077)
+        try:
+            second = build_artifact(force=True, cache_dir=tmp_path_factory.mktemp("second"))
+        finally:
+            os.umask(previous)
+    assert (first.cached, second.cached) == (False, False)
+    return first, second
+
+
+def test_fresh_builds_a_day_apart_as_another_user_are_byte_identical(fresh_builds):
+    first, second = fresh_builds
+    assert first.path.read_bytes() == second.path.read_bytes()
+    assert first.sha256 == second.sha256
+
+
+@pytest.mark.parametrize("edited", ["handlers", "training", "packaging"])
+def test_editing_anything_that_shapes_the_artifact_rebuilds_it(tmp_path, monkeypatch, edited):
+    import bundle.artifact.build as build
+
+    cold = build_artifact(cache_dir=tmp_path)
+    original = {"handlers": build.INFERENCE_SOURCE, "training": build.TRAIN_SOURCE, "packaging": build.packaging_sources()[1]}[edited]
+    copy = tmp_path / f"edited-{original.name}"
+    copy.write_bytes(original.read_bytes() + b"\n# an edit\n")
+    if edited == "handlers":
+        monkeypatch.setattr(build, "INFERENCE_SOURCE", copy)
+    elif edited == "training":
+        monkeypatch.setattr(build, "TRAIN_SOURCE", copy)
+    else:
+        monkeypatch.setattr(build, "packaging_sources", lambda: (Path(build.__file__), copy))
+    rebuilt = build_artifact(cache_dir=tmp_path)
+    assert rebuilt.cached is False, f"an edit to the {edited} code must not ship the cached artifact"
+    assert rebuilt.path.parent != cold.path.parent
+    if edited == "handlers":
+        with tarfile.open(rebuilt.path, "r:gz") as tar:
+            assert tar.extractfile("code/inference.py").read().endswith(b"# an edit\n")
+
+
+def test_other_library_versions_rebuild(tmp_path):
+    cold = build_artifact(cache_dir=tmp_path)
+    other = build_artifact(cache_dir=tmp_path, running={**running_versions(), "scipy": "1.99.0"})
+    assert (cold.cached, other.cached) == (False, False)
+    assert other.manifest["versions"]["scipy"] == "1.99.0"
 
 
 def test_repeat_build_comes_from_the_cache(tmp_path):
@@ -65,7 +120,8 @@ def test_cli_refuses_an_image_whose_versions_differ_with_a_message_not_a_traceba
     assert "Traceback" not in result.stderr
 
 
-def test_tarball_layout(artifact):
+def test_tarball_layout(fresh_builds):
+    artifact = fresh_builds[0]
     with tarfile.open(artifact.path, "r:gz") as tar:
         members = tar.getmembers()
         names = [m.name for m in members]
@@ -79,7 +135,8 @@ def test_tarball_layout(artifact):
     assert header[:2] == b"\x1f\x8b" and header[4:8] == b"\x00\x00\x00\x00", "gzip mtime is 0"
 
 
-def test_manifest_carries_versions_inputs_metrics_and_names(artifact):
+def test_manifest_carries_versions_inputs_metrics_and_names(fresh_builds):
+    artifact = fresh_builds[0]
     with tarfile.open(artifact.path, "r:gz") as tar:
         manifest = json.load(tar.extractfile("manifest.json"))
     assert manifest == artifact.manifest

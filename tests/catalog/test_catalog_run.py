@@ -64,13 +64,18 @@ def test_catalog_run_names_every_problem_and_exits_2(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def outputs():
-    return evaluate(validate({})).outputs
+def plan():
+    return evaluate(validate({}))
 
 
 @pytest.fixture(scope="module")
-def deployment(outputs, artifact):
-    with EmulatedDeployment(outputs, artifact.path) as emulated:
+def outputs(plan):
+    return plan.outputs
+
+
+@pytest.fixture(scope="module")
+def deployment(plan, artifact):
+    with EmulatedDeployment(plan, artifact.path) as emulated:
         yield emulated
 
 

@@ -46,11 +46,25 @@ SCENARIOS = {
     },
     "shadow": {"data_capture": {"enabled": True, "sampling_percentage": 100}, "shadow": {"enabled": True}},
 }
-RENDERED = {}
-for _name, _raw in SCENARIOS.items():
-    _params = validate(_raw)
-    _outputs = evaluate(_params).outputs
-    RENDERED[_name] = (_params, _outputs, render(guide_context(_params, _outputs)))
+
+
+class _Rendered(dict):
+    """Each scenario planned and rendered when a test first asks for it: a broken section fails the tests that
+    name it (tests/guide/test_guide_sections.py renders every combination), not the import of this module."""
+
+    def __missing__(self, name):
+        params = validate(SCENARIOS[name])
+        PLANS[name] = evaluate(params)
+        outputs = PLANS[name].outputs
+        self[name] = (params, outputs, render(guide_context(params, outputs)))
+        return self[name]
+
+    def items(self):
+        return [(name, self[name]) for name in SCENARIOS]
+
+
+PLANS = {}
+RENDERED = _Rendered()
 
 
 def test_template_keeps_the_catalogs_front_matter_and_variables():
@@ -155,7 +169,7 @@ def deployments(artifact):
             for other in active.values():
                 other.__exit__(None, None, None)
             active.clear()
-            active[name] = EmulatedDeployment(RENDERED[name][1], artifact.path).__enter__()
+            active[name] = EmulatedDeployment(PLANS[name], artifact.path).__enter__()
         return active[name]
 
     yield get
@@ -164,7 +178,12 @@ def deployments(artifact):
 
 
 def block_cases():
-    for scenario, (_, _, text) in RENDERED.items():
+    for scenario in SCENARIOS:
+        try:
+            _, _, text = RENDERED[scenario]
+        except TemplateError as e:  # collected as one failing case, named by its scenario
+            yield pytest.param(scenario, e, id=f"{scenario}-renders")
+            continue
         for block in code_blocks(text):
             slug = "".join(c if c.isalnum() else "-" for c in block.heading.lower()).strip("-")
             yield pytest.param(scenario, block, id=f"{scenario}-{block.index:02d}-{block.language}-{slug}")
@@ -172,6 +191,8 @@ def block_cases():
 
 @pytest.mark.parametrize("scenario, block", list(block_cases()))
 def test_guide_code_block_runs(deployments, tmp_path, scenario, block):
+    if isinstance(block, TemplateError):
+        pytest.fail(f"the guide does not render for {scenario}: {block}")
     if block.skip_reason:
         pytest.skip(block.skip_reason)
     deployment = deployments(scenario)

@@ -10,6 +10,7 @@ import pytest
 
 from bundle.ops import aws
 from bundle.local.emulator import EmulatedDeployment
+from bundle.names import SCALABLE_DIMENSION, SCALING_METRIC, scaling_policy_name
 from bundle.params.rules import validate
 from bundle.local.plan import evaluate
 from bundle.ops.smoke import Expected, run_smoke
@@ -17,13 +18,18 @@ from conftest import REPO
 
 
 @pytest.fixture(scope="module")
-def outputs():
-    return evaluate(validate({})).outputs
+def plan():
+    return evaluate(validate({}))
 
 
 @pytest.fixture(scope="module")
-def deployment(outputs, artifact):
-    with EmulatedDeployment(outputs, artifact.path) as emulated:
+def outputs(plan):
+    return plan.outputs
+
+
+@pytest.fixture(scope="module")
+def deployment(plan, artifact):
+    with EmulatedDeployment(plan, artifact.path) as emulated:
         yield emulated
 
 
@@ -60,6 +66,50 @@ def test_autoscaling_expected_off_but_registered_fails(aws_env, outputs):
     off = Expected.from_outputs({**outputs, "autoscaling": {**outputs["autoscaling"], "enabled": False}})
     check = by_name(run_smoke(off))["autoscaling"]
     assert not check.ok and "is registered but the stack has autoscaling off" in check.detail
+
+
+def test_a_scaling_policy_that_drifted_from_the_stack_fails(aws_env, outputs):
+    """Someone changed the policy by hand (or another stack did): the target value is not the stack's."""
+    scaling = outputs["autoscaling"]
+    aws_env.client("application-autoscaling").put_scaling_policy(
+        PolicyName=scaling_policy_name(outputs["endpoint"]["endpoint_name"]),
+        ServiceNamespace="sagemaker",
+        ResourceId=scaling["resource_id"],
+        ScalableDimension=SCALABLE_DIMENSION,
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 123.0,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": SCALING_METRIC},
+            "ScaleInCooldown": scaling["scale_in_cooldown"],
+            "ScaleOutCooldown": scaling["scale_out_cooldown"],
+        },
+    )
+    try:
+        check = by_name(run_smoke(Expected.from_outputs(outputs)))["autoscaling policy"]
+        assert not check.ok and "target 123.0" in check.detail and "stack expects" in check.detail
+    finally:  # the module's deployment is shared: put the stack's policy back
+        aws_env.client("application-autoscaling").put_scaling_policy(
+            PolicyName=scaling_policy_name(outputs["endpoint"]["endpoint_name"]),
+            ServiceNamespace="sagemaker",
+            ResourceId=scaling["resource_id"],
+            ScalableDimension=SCALABLE_DIMENSION,
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={
+                "TargetValue": float(scaling["target_invocations_per_instance"]),
+                "PredefinedMetricSpecification": {"PredefinedMetricType": SCALING_METRIC},
+                "ScaleInCooldown": scaling["scale_in_cooldown"],
+                "ScaleOutCooldown": scaling["scale_out_cooldown"],
+            },
+        )
+    assert run_smoke(Expected.from_outputs(outputs)).ok
+
+
+def test_autoscaling_expected_but_not_registered_fails(aws_env, outputs):
+    """The stack has autoscaling on, but the variant is not registered (a failed re-registration after an update)."""
+    other_variant = Expected.from_outputs({**outputs, "variant_name": "not-registered"})
+    report = run_smoke(other_variant)
+    check = by_name(report)["autoscaling target"]
+    assert not check.ok and "endpoint/iris-endpoint/variant/not-registered is not registered" in check.detail
 
 
 def test_a_missing_endpoint_fails_with_the_aws_error(aws_env):

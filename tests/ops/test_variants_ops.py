@@ -23,8 +23,8 @@ SHADOW = {"data_capture": {"enabled": True, "sampling_percentage": 100}, "shadow
 
 
 def deployed(raw, artifact):
-    outputs = evaluate(validate(raw)).outputs
-    return outputs, EmulatedDeployment(outputs, artifact.path)
+    plan = evaluate(validate(raw))
+    return plan.outputs, EmulatedDeployment(plan, artifact.path)
 
 
 def invoke(deployment, n, target=None):
