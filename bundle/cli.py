@@ -13,9 +13,9 @@ from bundle.errors import BundleError
 
 
 def cmd_artifact(args) -> int:
-    from bundle.artifact.build import build_artifact
+    from bundle.artifact.recipes import recipe_artifact
 
-    artifact = build_artifact(image_version=args.image_version, out_dir=args.out, force=args.force)
+    artifact = recipe_artifact(args.recipe, image_version=args.image_version, out_dir=args.out, force=args.force)
     print(json.dumps(artifact.summary(), indent=2))
     return 0
 
@@ -308,7 +308,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bundle", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
+    from bundle.artifact.recipes import DEFAULT_RECIPE, RECIPES
+
     p = commands.add_parser("artifact", help="build model.tar.gz (or reuse it from the cache) and print its identity")
+    p.add_argument(
+        "--recipe",
+        choices=list(RECIPES),
+        default=DEFAULT_RECIPE,
+        help=f"which proof-of-concept model (default {DEFAULT_RECIPE}): " + "; ".join(f"{r.name}: {r.summary}" for r in RECIPES.values()),
+    )
     p.add_argument("--out", type=Path, help="also copy model.tar.gz into this directory")
     p.add_argument("--force", action="store_true", help="rebuild from scratch, ignoring the cache")
     p.add_argument("--image-version", default="1.4-2", help="serving image version to lock to (default 1.4-2)")

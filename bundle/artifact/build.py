@@ -1,4 +1,5 @@
-"""Build `model.tar.gz`: train, version-gate, package byte-identically, and cache by inputs.
+"""Build `model.tar.gz`: train, version-gate, package byte-identically, and cache by inputs, for any recipe
+(bundle/artifact/recipes.py names them; `build_artifact()` is the default one's).
 
 Layout (what the serving container expects under /opt/ml/model):
     model.joblib          the fitted estimator
@@ -15,7 +16,7 @@ import os
 import platform
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TypedDict
 
@@ -24,14 +25,13 @@ import numpy
 import scipy
 import sklearn
 
-from bundle.paths import CACHE_DIR, MODEL_DIR
+from bundle.paths import CACHE_DIR
+from bundle.artifact.recipes import DEFAULT_RECIPE, INFERENCE_SOURCE, Recipe, recipe_artifact
 from bundle.artifact.tarball import deterministic_tarball
 from bundle.errors import BundleError
 from bundle.artifact.image import DEFAULT_VERSION, IMAGES, REPOSITORY, ServingImage, serving_image
 from model import train as training
 
-TRAIN_SOURCE = MODEL_DIR / "train.py"
-INFERENCE_SOURCE = MODEL_DIR / "inference.py"
 ARTIFACT_NAME = "model.tar.gz"
 # Bump when the tarball's layout or manifest changes: it is part of the cache key.
 PACKAGE_FORMAT = 1
@@ -45,7 +45,7 @@ class Versions(TypedDict):
     joblib: str
 
 
-class Manifest(TypedDict):
+class _RequiredManifest(TypedDict):
     format: int
     image: str
     versions: Versions
@@ -56,6 +56,11 @@ class Manifest(TypedDict):
     class_names: list[str]
 
 
+class Manifest(_RequiredManifest, total=False):
+    recipe: str  # every recipe's but the default's (see _build_into)
+    estimator: str
+
+
 @dataclass(frozen=True)
 class Artifact:
     path: Path
@@ -63,6 +68,7 @@ class Artifact:
     size_bytes: int
     manifest: Manifest
     cached: bool
+    recipe: str  # the recipe's name (the default's manifest carries none: it predates recipes)
 
     def summary(self) -> dict:
         """The CLI's one JSON object."""
@@ -73,6 +79,7 @@ class Artifact:
             "inputs_sha256": self.manifest["inputs_sha256"],
             "image": self.manifest["image"],
             "versions": self.manifest["versions"],
+            "recipe": self.recipe,
             "cv_accuracy": self.manifest["metrics"]["cv_accuracy_mean"],
             "cached": self.cached,
         }
@@ -109,12 +116,19 @@ def check_versions(image: ServingImage, running: Versions) -> None:
         )
 
 
-def inputs_sha256(image: ServingImage, versions: Versions, hyperparameters: training.Hyperparameters) -> str:
-    """What the model and its handlers are made of, hashed: the manifest's identity (`inputs_sha256`)."""
+def inputs_sha256(image: ServingImage, versions: Versions, recipe: Recipe) -> str:
+    """What the model and its handlers are made of, hashed: the manifest's identity (`inputs_sha256`); the cache
+    key adds the packaging code (cache_key).
+
+    The default recipe's identity is computed exactly as before recipes existed (train.py, inference.py and no recipe
+    name), so its manifest and its bytes are unchanged; every other recipe adds its name and its own sources.
+    """
     digest = hashlib.sha256()
-    for source in (TRAIN_SOURCE, INFERENCE_SOURCE):
+    for source in recipe.sources:
         digest.update(source.read_bytes())
-    key = {"format": PACKAGE_FORMAT, "image": image.version, "versions": versions, "hyperparameters": asdict(hyperparameters)}
+    key = {"format": PACKAGE_FORMAT, "image": image.version, "versions": versions, "hyperparameters": asdict(recipe.hyperparameters)}
+    if not recipe.default:
+        key["recipe"] = recipe.name
     digest.update(json.dumps(key, sort_keys=True).encode())
     return digest.hexdigest()
 
@@ -146,19 +160,30 @@ def build_artifact(
     cache_dir: Path | None = None,
     running: Versions | None = None,
 ) -> Artifact:
-    """Return the artifact for these inputs, from the cache unless `force`; copy it to `out_dir` if given."""
+    """The default recipe's artifact (the RandomForest): see `bundle.artifact.recipes.recipe_artifact`."""
+    return recipe_artifact(DEFAULT_RECIPE, image_version=image_version, out_dir=out_dir, force=force, cache_dir=cache_dir, running=running)
+
+
+def package(
+    recipe: Recipe,
+    image_version: str = DEFAULT_VERSION,
+    out_dir: Path | None = None,
+    force: bool = False,
+    cache_dir: Path | None = None,
+    running: Versions | None = None,
+) -> Artifact:
+    """Return the recipe's artifact for these inputs, from the cache unless `force`; copy it to `out_dir` if given."""
     if image_version not in IMAGES:
         raise BundleError(f"serving image version {image_version!r} is not known; choose one of {sorted(IMAGES)}")
     image = serving_image(image_version)
     versions = running or running_versions()
     check_versions(image, versions)
-    hyperparameters = training.Hyperparameters()
-    key = inputs_sha256(image, versions, hyperparameters)
+    key = inputs_sha256(image, versions, recipe)
     entry = (cache_dir or default_cache_dir()) / cache_key(key)
     cached = not force and (entry / ARTIFACT_NAME).exists() and (entry / "manifest.json").exists()
     if not cached:
-        _build_into(entry, image, versions, hyperparameters, key)
-    artifact = _load(entry, cached)
+        _build_into(entry, image, versions, recipe, key)
+    artifact = _load(entry, cached, recipe.name)
     if out_dir is not None:
         if out_dir.exists() and not out_dir.is_dir():
             raise BundleError(f"--out {out_dir} is a file, not a directory: give a directory to copy {ARTIFACT_NAME} into")
@@ -167,22 +192,25 @@ def build_artifact(
             shutil.copyfile(artifact.path, out_dir / ARTIFACT_NAME)
         except OSError as e:
             raise BundleError(f"cannot copy {ARTIFACT_NAME} into {out_dir}: {e.strerror}") from None
-        artifact = Artifact(out_dir / ARTIFACT_NAME, artifact.sha256, artifact.size_bytes, artifact.manifest, cached)
+        artifact = replace(artifact, path=out_dir / ARTIFACT_NAME)
     return artifact
 
 
-def _build_into(entry: Path, image: ServingImage, versions: Versions, hyperparameters, key: str) -> None:
-    trained = training.train(hyperparameters)
+def _build_into(entry: Path, image: ServingImage, versions: Versions, recipe: Recipe, key: str) -> None:
+    trained = recipe.train()
     manifest = Manifest(
         format=PACKAGE_FORMAT,
         image=f"{REPOSITORY}:{image.version}",
         versions=versions,
         inputs_sha256=key,
-        hyperparameters=asdict(hyperparameters),
+        hyperparameters=asdict(recipe.hyperparameters),
         metrics=trained.metrics(),
         feature_names=trained.feature_names,
         class_names=trained.class_names,
     )
+    if not recipe.default:  # the default's manifest predates recipes and stays byte-identical: no recipe name in it
+        manifest["recipe"] = recipe.name
+        manifest["estimator"] = type(trained.estimator).__name__
     with tempfile.TemporaryDirectory() as scratch:
         model_bytes = Path(training.save(trained, scratch)).read_bytes()
     manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
@@ -201,8 +229,8 @@ def _build_into(entry: Path, image: ServingImage, versions: Versions, hyperparam
         partial.replace(entry / name)
 
 
-def _load(entry: Path, cached: bool) -> Artifact:
+def _load(entry: Path, cached: bool, recipe: str) -> Artifact:
     path = entry / ARTIFACT_NAME
     data = path.read_bytes()
     manifest = json.loads((entry / "manifest.json").read_text())
-    return Artifact(path, hashlib.sha256(data).hexdigest(), len(data), manifest, cached)
+    return Artifact(path, hashlib.sha256(data).hexdigest(), len(data), manifest, cached, recipe)

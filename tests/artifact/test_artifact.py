@@ -64,16 +64,21 @@ def test_fresh_builds_a_day_apart_as_another_user_are_byte_identical(fresh_build
 
 @pytest.mark.parametrize("edited", ["handlers", "training", "packaging"])
 def test_editing_anything_that_shapes_the_artifact_rebuilds_it(tmp_path, monkeypatch, edited):
+    import dataclasses
+
     import bundle.artifact.build as build
+    from bundle.artifact import recipes
 
     cold = build_artifact(cache_dir=tmp_path)
-    original = {"handlers": build.INFERENCE_SOURCE, "training": build.TRAIN_SOURCE, "packaging": build.packaging_sources()[1]}[edited]
+    original = {"handlers": recipes.INFERENCE_SOURCE, "training": recipes.TRAIN_SOURCE, "packaging": build.packaging_sources()[1]}[edited]
     copy = tmp_path / f"edited-{original.name}"
     copy.write_bytes(original.read_bytes() + b"\n# an edit\n")
+    default = recipes.RECIPES[recipes.DEFAULT_RECIPE]  # its sources are hashed into the key (merge of main and issue-11's recipes)
     if edited == "handlers":
         monkeypatch.setattr(build, "INFERENCE_SOURCE", copy)
+        monkeypatch.setitem(recipes.RECIPES, recipes.DEFAULT_RECIPE, dataclasses.replace(default, sources=(recipes.TRAIN_SOURCE, copy)))
     elif edited == "training":
-        monkeypatch.setattr(build, "TRAIN_SOURCE", copy)
+        monkeypatch.setitem(recipes.RECIPES, recipes.DEFAULT_RECIPE, dataclasses.replace(default, sources=(copy, recipes.INFERENCE_SOURCE)))
     else:
         monkeypatch.setattr(build, "packaging_sources", lambda: (Path(build.__file__), copy))
     rebuilt = build_artifact(cache_dir=tmp_path)
