@@ -18,7 +18,7 @@ the stable endpoint name, autoscaling registered after the endpoint, blue/green 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -38,6 +38,8 @@ COMPONENT_TYPE = "sagemaker-bundle:index:Endpoint"
 class EndpointArgs:
     params: Params
     artifact: ModelArtifact | None  # None for model_source custom-s3: nothing is built or uploaded
+    # A/B and shadow variants: every recipe's artifact they serve, by recipe name (the default's is `artifact`).
+    recipe_artifacts: dict = field(default_factory=dict)
     # Whom the update hook acts as: the provider's credential settings (the stack's aws:* config, or the catalog
     # connection's role). The default follows the ambient credentials.
     identity: ProviderSettings = ProviderSettings()
@@ -103,7 +105,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         # A/B variants and the shadow (issue 12): the data of every other distinct model (a recipe is uploaded once).
         uploaded = {p.primary_model: self.model_data} if p.builds_poc_model else {}
         other_data = {
-            m: variants.model_data_for(m, self.bucket, args.artifact, uploaded, p.endpoint_name, self.environment.partition, tags, self)
+            m: variants.model_data_for(m, self.bucket, args.recipe_artifacts, uploaded, p.endpoint_name, self.environment.partition, tags, self)
             for m in p.models[1:]
         }
         readable = (

@@ -36,18 +36,19 @@ class ModelData:
 
 
 def uploaded_model_data(
-    bucket: BundleBucket, artifact: ModelArtifact, endpoint_name: str, partition: pulumi.Output[str], tags: dict, parent: pulumi.Resource
+    bucket: BundleBucket, artifact: ModelArtifact, endpoint_name: str, partition: pulumi.Output[str], tags: dict, parent: pulumi.Resource,
+    recipe: str | None = None,  # another recipe than the default (A/B, shadow): its own object
 ) -> ModelData:
     """The POC artifact, uploaded into the hardened bucket under its content-addressed key."""
     obj = aws.s3.BucketObjectv2(
-        MODEL_OBJECT_NAME,
+        f"{MODEL_OBJECT_NAME}-{recipe}" if recipe else MODEL_OBJECT_NAME,
         bucket=bucket.bucket.id,
         key=artifact.key,
         source=pulumi.FileAsset(str(artifact.path)),
         content_type="application/gzip",
         tags=tags,
         opts=pulumi.ResourceOptions(
-            parent=parent, depends_on=bucket.hardening, aliases=[pulumi.Alias(name=logical_name(endpoint_name, "model-artifact"))]
+            parent=parent, depends_on=bucket.hardening, aliases=[] if recipe else [pulumi.Alias(name=logical_name(endpoint_name, "model-artifact"))]
         ),
     )
     return ModelData(

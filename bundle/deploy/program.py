@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 
 from bundle.ops import aws as bundle_aws
-from bundle.artifact.build import build_artifact
+from bundle.artifact.recipes import recipe_artifact
 from bundle.catalog.connections import Connections
 from bundle.catalog.endpoint_artifact import endpoint_artifact
 from bundle.catalog.inputs import resolve_inputs
@@ -96,12 +96,15 @@ def define_stack(params: Params, connections: Connections | None = None) -> dict
     bundle_aws.use_role(role)
     opts = pulumi.ResourceOptions(providers={"aws": assuming_provider(role)}) if role else None
     artifact = None
-    if params.builds_recipes:  # the POC model, for the primary or any other variant
-        built = build_artifact(image_version=params.serving_image_version)
-        artifact = ModelArtifact(path=built.path, sha256=built.sha256)
+    recipes = {}  # every recipe a variant serves (A/B, shadow), the primary's POC model included
+    for name in params.builds_recipes:
+        built = recipe_artifact(name, image_version=params.serving_image_version)
+        recipes[name] = ModelArtifact(path=built.path, sha256=built.sha256)
+    if params.builds_poc_model:
+        artifact = recipes[params.primary_model]
     # The update hook acts as the provider does: the stack's aws:* credential settings, or the connection's role.
     identity = ProviderSettings.from_config(pulumi.Config("aws").get).with_role(role)
-    endpoint = SageMakerEndpoint(params.endpoint_name, EndpointArgs(params=params, artifact=artifact, identity=identity), opts=opts)
+    endpoint = SageMakerEndpoint(params.endpoint_name, EndpointArgs(params=params, artifact=artifact, identity=identity, recipe_artifacts=recipes), opts=opts)
     outputs = stack_outputs(params, endpoint, artifact)
     # The guide is rendered from the real outputs once AWS knows them (strictly: a missing value fails the update).
     public = {k: v for k, v in outputs.items() if k != "alarm_email"}  # a secret input would make the guide secret

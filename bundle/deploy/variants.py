@@ -21,7 +21,7 @@ from bundle.deploy import model as model_mod
 from bundle.deploy.model import ModelArtifact, ModelData
 from bundle.names import logical_name
 from bundle.params.model import Shadow, Variant
-from bundle.params.variant_models import resolve_model
+from bundle.params.variant_models import DEFAULT_RECIPE, resolve_model
 
 
 def model_suffix(model: str) -> str:
@@ -32,7 +32,7 @@ def model_suffix(model: str) -> str:
 def model_data_for(
     model: str,
     bucket,
-    artifact: ModelArtifact | None,
+    artifacts: dict[str, ModelArtifact],  # each recipe's packaged artifact
     uploaded: dict[str, ModelData],
     endpoint_name: str,
     partition: pulumi.Output[str],
@@ -44,8 +44,9 @@ def model_data_for(
     if ref.s3_uri:
         return model_mod.custom_model_data(ref.s3_uri, partition)
     if ref.recipe not in uploaded:
-        assert artifact is not None and bucket is not None, f"recipe {ref.recipe} needs its artifact and the bundle's bucket"
-        uploaded[ref.recipe] = model_mod.uploaded_model_data(bucket, artifact, endpoint_name, partition, tags, parent)
+        assert ref.recipe in artifacts and bucket is not None, f"recipe {ref.recipe} needs its artifact and the bundle's bucket"
+        other = None if ref.recipe == DEFAULT_RECIPE else ref.recipe
+        uploaded[ref.recipe] = model_mod.uploaded_model_data(bucket, artifacts[ref.recipe], endpoint_name, partition, tags, parent, recipe=other)
     return uploaded[ref.recipe]
 
 

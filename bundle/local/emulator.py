@@ -170,7 +170,9 @@ class EmulatedDeployment:
         import shutil
         import tempfile
 
+        from bundle.artifact.recipes import recipe_artifact
         from bundle.local.endpoint import LocalVariant
+        from bundle.params.variant_models import resolve_model
 
         v = self.outputs.get("variants")
         if not v:
@@ -181,8 +183,12 @@ class EmulatedDeployment:
 
         def artifact_for(model: str) -> Path:
             if model not in paths:
-                paths[model] = Path(self._scratch.name) / f"model-{len(paths)}.tar.gz"
-                shutil.copyfile(self.artifact, paths[model])
+                ref = resolve_model(model)
+                if ref.recipe:  # a recipe: its own packaged artifact
+                    paths[model] = recipe_artifact(ref.recipe, image_version=self.outputs["params"]["serving_image_version"]).path
+                else:  # the user's archive is not here: the bundle's artifact stands in, under its own worker
+                    paths[model] = Path(self._scratch.name) / f"model-{len(paths)}.tar.gz"
+                    shutil.copyfile(self.artifact, paths[model])
             return paths[model]
 
         primary, *others = v["production"]

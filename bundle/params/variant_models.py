@@ -1,15 +1,14 @@
 """What a variant's `model` names: a model recipe the bundle builds, or the user's archive in S3. One function resolves it.
 
-Until the multi-model issue's recipes land, the one recipe is the POC RandomForest (`random-forest`, the default
-artifact). Its recipes lookup replaces `RECIPES` here; nothing else in the bundle reads a model name.
+The recipes are the multi-model issue's (bundle/artifact/recipes.py: random-forest, the default artifact, and the
+others); their names are read from its lookup here, late (it imports scikit-learn). Nothing else reads a model name.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-DEFAULT_RECIPE = "random-forest"  # the bundle's POC model: what model_source poc-sklearn builds
-RECIPES = (DEFAULT_RECIPE,)
+DEFAULT_RECIPE = "random-forest"  # the bundle's POC model: what model_source poc-sklearn builds (recipes.DEFAULT_RECIPE)
 S3_ARCHIVE = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+\.tar\.gz$")
 
 
@@ -24,6 +23,13 @@ def resolve_model(text: str) -> ModelRef:
     """A recipe name or an s3://bucket/key.tar.gz URI; ValueError naming the known recipes otherwise."""
     if S3_ARCHIVE.match(text):
         return ModelRef(text, None, text)
-    if text in RECIPES:
+    known = recipe_names()
+    if text in known:
         return ModelRef(text, text, None)
-    raise ValueError(f"{text!r} is neither a known model recipe ({', '.join(RECIPES)}) nor an s3://bucket/key.tar.gz URI")
+    raise ValueError(f"{text!r} is neither a known model recipe ({', '.join(known)}) nor an s3://bucket/key.tar.gz URI")
+
+
+def recipe_names() -> tuple[str, ...]:
+    from bundle.artifact.recipes import RECIPES
+
+    return tuple(RECIPES)

@@ -100,3 +100,12 @@ def test_a_shadow_variant(shadow):
 
 def test_the_default_exports_no_variants_output():
     assert "variants" not in evaluate(validate({})).outputs
+
+
+def test_two_recipes_each_uploaded_once_with_its_own_model():
+    plan = evaluate(validate({"variants": [{"name": "boosted", "model": "gradient-boosting"}], "shadow": {"enabled": False}}))
+    objects = {o.name: o.inputs["key"] for o in plan.of_type("aws:s3/bucketObjectv2:BucketObjectv2")}
+    assert set(objects) == {"sagemaker-bundle-model-artifact", "sagemaker-bundle-model-artifact-gradient-boosting"}
+    assert len(set(objects.values())) == 2, "each recipe under its own content-addressed key"
+    urls = sorted(m.inputs["primaryContainer"]["modelDataUrl"].rsplit("/", 2)[-2] for m in plan.of_type(MODEL))
+    assert urls == sorted(k.split("/")[1] for k in objects.values())

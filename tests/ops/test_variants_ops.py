@@ -92,3 +92,15 @@ def test_shadow_compare_cli_on_the_emulator(artifact, tmp_path):
     report = json.loads(done.stdout)
     assert report["agreement"]["primary vs shadow"]["shared_inputs"] >= 1 and report["agreement"]["primary vs shadow"]["agreement"] == 1.0
     assert report["variants"]["shadow"]["captured_records"] == 12
+
+
+def test_two_recipes_are_served_each_by_its_own_worker(artifact):
+    """random-forest (primary) against gradient-boosting (challenger): both answer the Iris examples."""
+    _, emulated = deployed({"variants": [{"name": "boosted", "model": "gradient-boosting", "weight": 1}]}, artifact)
+    with emulated as deployment:
+        assert len({w.url for w in deployment._local.variant_workers.values()}) == 2
+        runtime = aws.client("sagemaker-runtime", deployment.region, endpoint_url=deployment.runtime_url)
+        for name in ("primary", "boosted"):
+            response = runtime.invoke_endpoint(EndpointName=deployment.endpoint_name, TargetVariant=name, ContentType="application/json", Body=json.dumps(instances_request()))
+            assert response["InvokedProductionVariant"] == name
+            assert json.loads(response["Body"].read())["predictions"] == [0, 1, 2]

@@ -79,3 +79,11 @@ def test_pulumi_config_strings_reach_the_variants_types():
     raw = params_from_config(config.get)
     assert raw["variants"][0]["weight"] == 2 and raw["variants"][0]["autoscaling"]["max_capacity"] == 5 and raw["variant_weight"] == 3
     assert validate(raw).variants[0].autoscaling.max_capacity == 5
+
+
+def test_every_recipe_is_a_model_a_variant_may_name():
+    from bundle.artifact.recipes import RECIPES
+
+    for name in RECIPES:
+        assert validate({"variants": [{"name": "b", "model": name}]}).variants[0].model == name
+    assert "gradient-boosting" in messages({"variants": [{"name": "b", "model": "xgboost"}]})["variants.0.model"]
