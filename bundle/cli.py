@@ -22,11 +22,17 @@ def cmd_artifact(args) -> int:
 
 def cmd_serve(args) -> int:
     from bundle.local.endpoint import LocalEndpoint
+    from bundle.local.rest import RestSettings
 
     path = args.artifact or _default_artifact_path()
+    if args.api_key and args.api_auth == "iam":
+        raise BundleError("--api-key (an API key) and --api-auth iam (signed requests) are two different checks: give one")
+    rest = RestSettings("api_key", args.api_key) if args.api_key else RestSettings("iam") if args.api_auth == "iam" else None
     endpoint = LocalEndpoint(
-        path, args.host, args.port, endpoint_name=args.endpoint_name, access_log=args.access_log, workers=args.workers, timeout=args.timeout
-    )
+        path, args.host, args.port, endpoint_name=args.endpoint_name, access_log=args.access_log, workers=args.workers, timeout=args.timeout,
+        async_config=_async_config(args),
+        rest_settings=rest,
+    )  # fmt: skip
 
     def stop(signum, frame):  # shutdown() waits for serve_forever, so call it from another thread
         threading.Thread(target=endpoint.shutdown, daemon=True).start()
@@ -37,6 +43,17 @@ def cmd_serve(args) -> int:
     endpoint.serve_forever()
     print(json.dumps({"status": "stopped"}), flush=True)
     return 0
+
+
+def _async_config(args):
+    """serve --async-output/--async-failure: answer InvokeEndpointAsync (issue 13) instead of InvokeEndpoint."""
+    if not (args.async_output or args.async_failure):
+        return None
+    if not (args.async_output and args.async_failure):
+        raise BundleError("an asynchronous endpoint needs both --async-output and --async-failure (s3://bucket/prefix)")
+    from bundle.local.async_front import AsyncConfig
+
+    return AsyncConfig(args.async_output, args.async_failure, args.async_concurrency)
 
 
 def cmd_demo(args) -> int:
@@ -332,6 +349,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=_positive, default=os.cpu_count() or 1, help="gunicorn workers, as SAGEMAKER_MODEL_SERVER_WORKERS (default: one per CPU, as the image)"
     )
     p.add_argument("--timeout", type=_positive, default=60, help="model server timeout in seconds, as SAGEMAKER_MODEL_SERVER_TIMEOUT (default 60)")
+    # Asynchronous inference (issue 13): the front answers InvokeEndpointAsync, reading and writing S3.
+    p.add_argument("--async-output", help="serve as an asynchronous endpoint: s3://bucket/prefix for answers (S3OutputPath)")
+    p.add_argument("--async-failure", help="with --async-output: s3://bucket/prefix for errors (S3FailurePath)")
+    p.add_argument("--async-concurrency", type=_positive, default=2, help="requests processed at once (MaxConcurrentInvocationsPerInstance; default 2)")
+    p.add_argument("--api-key", help="also serve the REST front's contract on POST /v1/invocations, checking this x-api-key")
+    p.add_argument("--api-auth", choices=["iam"], help="also serve the REST front's contract, requiring SigV4-signed requests (signatures not verified)")
     p.set_defaults(run=cmd_serve)
 
     p = commands.add_parser("validate", help="check a params file against params.schema.json (exit 0 valid, 2 invalid)")
@@ -406,6 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-goal-ms", type=float, default=50.0, help="p99 latency a sustainable step must meet (default 50)")
     p.add_argument("--ramp", default="1,2,4,8,16", help="concurrent clients per step (default 1,2,4,8,16)")
     p.add_argument("--duration-per-step", type=float, default=20.0, help="seconds per step (default 20)")
+    p.add_argument(
+        "--max-requests-per-step", type=int, default=100_000, help="a step also ends after this many requests (default 100000; at least 20)"
+    )
     p.add_argument("--safety-factor", type=float, default=0.5, help="target = factor x max sustainable rate (default 0.5)")
     p.add_argument("--instance-count", type=int, default=1, help="instances behind the endpoint: rates are divided by it")
     p.add_argument("--body", type=Path, help="request body to send, as your clients do (default: the guide's 3-row JSON)")
@@ -413,6 +439,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, help="also write the steps and the recommendation to this JSON file")
     p.set_defaults(run=cmd_loadtest)
     _variant_parsers(commands)
+
+    # Asynchronous inference and batch transform (issue 13).
+    from bundle.ops import batch, invoke_async
+
+    p = commands.add_parser("invoke-async", help="upload a body, InvokeEndpointAsync, wait for the answer and print it")
+    invoke_async.add_arguments(p)
+    p.set_defaults(run=invoke_async.run)
+
+    p = commands.add_parser("batch", help="score S3 files with the stack's model (a transform job), or here with --local")
+    batch.add_arguments(p)
+    p.set_defaults(run=batch.run)
     return parser
 
 

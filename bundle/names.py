@@ -66,3 +66,44 @@ def dashboard_name(endpoint_name: str) -> str:
 
 def alarm_topic_name(endpoint_name: str) -> str:
     return f"{endpoint_name}-alarms"
+
+
+# --- asynchronous inference (deployment_mode async) ---------------------------------------------------
+# Where requests, answers and failures live in the bundle's bucket when the params name no other place.
+BATCH_PREFIXES = {"input": "batch/input", "output": "batch/output"}  # batch transform, likewise
+ASYNC_PREFIXES = {"input": "async-inference/input", "output": "async-inference/output", "failure": "async-inference/failures"}
+BACKLOG_METRIC = "ApproximateBacklogSizePerInstance"  # async endpoints publish no invocations per instance
+
+
+def backlog_policy_name(endpoint_name: str) -> str:
+    return f"{endpoint_name}-backlog-per-instance"
+
+
+def wake_policy_name(endpoint_name: str) -> str:
+    return f"{endpoint_name}-wake-from-zero"
+
+
+def async_topic_name(endpoint_name: str) -> str:
+    return f"{endpoint_name}-async-results"
+
+
+@dataclass(frozen=True)
+class AsyncAlarmNames:
+    oldest_request_age: str
+    backlog: str
+    invocation_failures: str
+    notification_failures: str
+    backlog_without_capacity: str  # drives the step policy that wakes a fleet at zero; notifies nobody
+
+    def all(self) -> list[str]:
+        return [self.oldest_request_age, self.backlog, self.invocation_failures, self.notification_failures]
+
+
+def async_alarm_names(endpoint_name: str) -> AsyncAlarmNames:
+    return AsyncAlarmNames(
+        f"{endpoint_name}-oldest-request-age",
+        f"{endpoint_name}-backlog",
+        f"{endpoint_name}-invocation-failures",
+        f"{endpoint_name}-notification-failures",
+        f"{endpoint_name}-backlog-without-capacity",
+    )

@@ -1,7 +1,9 @@
 """Shared fixtures: one artifact per session, its handlers loaded as the container would, a live endpoint."""
 from __future__ import annotations
 
+import http.client
 import json
+from urllib.parse import urlparse
 from pathlib import Path
 
 import pytest
@@ -41,3 +43,38 @@ def call(loaded):
         return reply.status, parsed, reply.content_type
 
     return _call
+
+
+@pytest.fixture(scope="module")
+def plan():
+    """The default stack's offline plan."""
+    from bundle.local.plan import evaluate
+    from bundle.params.rules import validate
+
+    return evaluate(validate({}))
+
+
+@pytest.fixture(scope="module")
+def outputs(plan):
+    return plan.outputs
+
+
+@pytest.fixture(scope="module")
+def deployment(plan, artifact):
+    """The default stack emulated: its plan replayed in moto, the artifact served by the image's worker."""
+    from bundle.local.emulator import EmulatedDeployment
+
+    with EmulatedDeployment(plan, artifact.path) as emulated:
+        yield emulated
+
+
+def http_request(url: str, method: str, path: str, body: bytes = b"", headers: dict | None = None, timeout: float = 60) -> tuple[int, str, bytes]:
+    """One raw HTTP request on its own connection: (status, Content-Type, body)."""
+    address = urlparse(url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=timeout)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type"), response.read()
+    finally:
+        connection.close()

@@ -30,6 +30,8 @@ RULES = {
     "bundle.guide": ("pulumi", "pulumi_aws", "boto3", "moto"),
     "bundle.artifact": ("pulumi", "pulumi_aws", "boto3", "moto"),
     "bundle.ops": ("pulumi", "pulumi_aws", "moto"),
+    # The REST front's contract and Lambda: shipped to Lambda as they are, with boto3 and botocore only.
+    "bundle.api": ("pulumi", "pulumi_aws", "moto", "jsonschema", "chevron", "numpy", "sklearn"),
 }
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bundle.ops.aws import AssumedRole
-from bundle.catalog.documents import InvalidDocuments, Problem, load_schema, problems_in, read_json
+from bundle.catalog.documents import Problem, load_document, load_schema, problems_in, read_json
 
 CONNECTIONS_FILE_ENV = "BUNDLE_CONNECTIONS_FILE"
 SCHEMA = "connections.schema.json"
@@ -64,13 +64,7 @@ def read_connections(path: str | Path) -> tuple[Connections | None, list[Problem
 
 def load_connections(explicit: str | Path | None = None) -> Connections | None:
     """The connections from the flag or the environment (None without either); InvalidDocuments if invalid."""
-    path = connections_file(explicit)
-    if path is None:
-        return None
-    connections, problems = read_connections(path)
-    if problems:
-        raise InvalidDocuments(problems, "connections")
-    return connections
+    return load_document(connections_file(explicit), read_connections, "connections")
 
 
 def apply_network(raw_params: dict, connections: Connections | None) -> tuple[dict, list[Problem]]:
@@ -81,7 +75,7 @@ def apply_network(raw_params: dict, connections: Connections | None) -> tuple[di
     mode = raw_params.get("deployment_mode")
     if mode == "serverless":
         return raw_params, [
-            Problem(connections.source, "network", "serverless endpoints do not run in a VPC: remove the network connection, or use deployment_mode realtime")
+            Problem("network", "serverless endpoints do not run in a VPC: remove the network connection, or use deployment_mode realtime", connections.source)
         ]
     given = raw_params.get("vpc")
     if isinstance(given, dict) and (given.get("subnet_ids") or given.get("security_group_ids")):
@@ -90,11 +84,7 @@ def apply_network(raw_params: dict, connections: Connections | None) -> tuple[di
         ) == sorted(wanted["security_group_ids"])
         if not same:
             return raw_params, [
-                Problem(
-                    connections.source,
-                    "network",
-                    f"the params' vpc {given} differs from the network connection {wanted}: remove vpc from the params "
-                    "(the connection fills it) or make them the same",
-                )
+                Problem("network", f"the params' vpc {given} differs from the network connection {wanted}: remove vpc from the params "
+                    "(the connection fills it) or make them the same", connections.source)
             ]
     return {**raw_params, "vpc": wanted}, []

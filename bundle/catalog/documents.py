@@ -7,35 +7,19 @@ parsed are problems too, never tracebacks.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
 from bundle.paths import SCHEMAS_DIR
-from bundle.errors import BundleError
+from bundle.errors import InvalidInputs, Problem
 
 SCHEMAS = SCHEMAS_DIR
 
 
-@dataclass(frozen=True)
-class Problem:
-    source: str  # e.g. "connections in c.json"
-    path: str  # dotted, "(root)" for the document itself
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.source}: {self.path}: {self.message}"
-
-
-class InvalidDocuments(BundleError):
+class InvalidDocuments(InvalidInputs):
     """One or more documents are invalid: every problem, each naming its document and field."""
-
-    def __init__(self, problems: list[Problem], what: str = "inputs"):
-        self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{what} are invalid ({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n{lines}")
 
 
 def load_schema(relative: str) -> dict:
@@ -62,7 +46,7 @@ def _message(error: jsonschema.ValidationError) -> str:
 def problems_in(document: Any, schema: dict, source: str) -> list[Problem]:
     """Every way `document` breaks `schema`, sorted by where (stable output)."""
     validator = jsonschema.Draft202012Validator(schema)
-    found = [Problem(source, _path(e.absolute_path), _message(e)) for e in validator.iter_errors(document)]
+    found = [Problem(_path(e.absolute_path), _message(e), source) for e in validator.iter_errors(document)]
     return sorted(found, key=lambda p: (p.path, p.message))
 
 
@@ -71,8 +55,18 @@ def read_json(path: str | Path, source: str) -> tuple[Any, list[Problem]]:
     try:
         text = Path(path).read_text()
     except OSError as e:
-        return None, [Problem(source, "(file)", f"cannot read {path}: {e.strerror}")]
+        return None, [Problem("(file)", f"cannot read {path}: {e.strerror}", source)]
     try:
         return json.loads(text), []
     except json.JSONDecodeError as e:
-        return None, [Problem(source, "(file)", f"{path} is not valid JSON: {e}")]
+        return None, [Problem("(file)", f"{path} is not valid JSON: {e}", source)]
+
+
+def load_document(path: Path | None, read, what: str):
+    """`read(path)` -> (value, problems): the value, None without a file, or InvalidDocuments naming every problem."""
+    if path is None:
+        return None
+    value, problems = read(path)
+    if problems:
+        raise InvalidDocuments(problems, what)
+    return value

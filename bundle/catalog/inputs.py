@@ -44,7 +44,7 @@ def resolve_inputs(
         found_connections, found = read_connections(connections_path)
         problems += found
     elif require_connections:
-        problems.append(Problem("connections", "(file)", "a catalog run needs --connections FILE (or BUNDLE_CONNECTIONS_FILE) with aws_authentication"))
+        problems.append(Problem("(file)", "a catalog run needs --connections FILE (or BUNDLE_CONNECTIONS_FILE) with aws_authentication", "connections"))
     if metadata_path:
         found_metadata, found = read_metadata(metadata_path)
         problems += found
@@ -62,9 +62,9 @@ def resolve_inputs(
         params = resolve(params_file=str(params_file) if params_file else None, config_get=config_get, adjust=adjust)
     except InvalidParams as e:
         source = f"params in {params_path}" if params_path else "params"
-        problems += [Problem(source, p.path, p.message) for p in e.problems]
+        problems += [Problem(p.path, p.message, source) for p in e.problems]
     except BundleError as e:
-        problems.append(Problem(f"params in {params_path}" if params_path else "params", "(file)", str(e)))
+        problems.append(Problem("(file)", str(e), f"params in {params_path}" if params_path else "params"))
     if problems:
         raise InvalidDocuments(problems)
     return Inputs(params, found_connections, found_metadata)

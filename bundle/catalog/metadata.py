@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bundle.catalog.documents import InvalidDocuments, Problem, load_schema, problems_in, read_json
+from bundle.catalog.documents import Problem, load_document, load_schema, problems_in, read_json
 
 METADATA_FILE_ENV = "BUNDLE_METADATA_FILE"
 SCHEMA = "metadata.schema.json"
@@ -39,13 +39,7 @@ def read_metadata(path: str | Path) -> tuple[Metadata | None, list[Problem]]:
 
 
 def load_metadata(explicit: str | Path | None = None) -> Metadata | None:
-    path = metadata_file(explicit)
-    if path is None:
-        return None
-    metadata, problems = read_metadata(path)
-    if problems:
-        raise InvalidDocuments(problems, "metadata")
-    return metadata
+    return load_document(metadata_file(explicit), read_metadata, "metadata")
 
 
 def apply_metadata(raw_params: dict, metadata: Metadata | None) -> dict:

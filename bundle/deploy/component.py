@@ -6,11 +6,14 @@ function in its own module that takes the narrow settings it needs:
   storage.py        the bundle's bucket, hardened and kept (it may hold captured data)
   model.py          the model's data (the uploaded POC artifact, or the user's archive) and the SageMaker Model
   capture.py        where captured requests land, and with which key
+  async_inference.py  async requests and results: their S3 prefixes, notification topics, the role's grants for them
+  batch_transform.py  where transform jobs (run as the Model's role) may read and write
   iam.py            the execution role, least privilege
   endpoint.py       the endpoint configuration and the endpoint
   rollout.py        blue/green guardrails, and autoscaling kept out of UpdateEndpoint's way
   observability.py  the alarms (they drive the rollback), their topic, the dashboard, the variant's metrics
   scaling.py        the scalable target and its target-tracking policy
+  api.py            the optional REST front (API Gateway), direct or through the bundle's Lambda
 
 Design choices that avoid the pitfalls SageMaker IaC users hit (shared FACTS.md): a content-addressed artifact key
 (a new model is a new key, so the Model is replaced), auto-named Model and configuration (create-before-delete),
@@ -24,7 +27,7 @@ import pulumi
 import pulumi_aws as aws
 
 from bundle.artifact.image import REPOSITORY, serving_image
-from bundle.deploy import capture, endpoint, iam, model, observability, scaling, storage, variants
+from bundle.deploy import api, async_inference, batch_transform, capture, endpoint, iam, model, observability, scaling, storage, variants
 from bundle.deploy.hook_identity import ProviderSettings
 from bundle.deploy.model import ModelArtifact
 from bundle.deploy.rollout import endpoint_options, scaling_hook
@@ -78,6 +81,10 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     observability: observability.Observability
     endpoint: aws.sagemaker.Endpoint
     autoscaling: scaling.VariantScaling | None
+    async_locations: async_inference.AsyncLocations | None  # deployment_mode async
+    async_topics: async_inference.AsyncTopics | None
+    batch_locations: batch_transform.BatchLocations | None  # batch_transform.enabled
+    api: api.RestFront | None
 
     def __init__(self, name: str, args: EndpointArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(COMPONENT_TYPE, name, None, opts)
@@ -114,6 +121,21 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             else self.model_data.readable_arn
         )
 
+        # Asynchronous inference: where requests are read and results written, who is notified.
+        asynchronous = async_inference.AsyncSettings(p.endpoint_name, p.async_inference, p.kms_key_arn) if p.is_async else None
+        self.async_locations = async_inference.locations(asynchronous, self.bucket_name) if asynchronous else None
+        self.async_topics = async_inference.topics(asynchronous, tags, self) if asynchronous else None
+        async_grants = (
+            pulumi.Output.from_input(
+                {**vars(self.async_locations), "topics": pulumi.Output.all(*self.async_topics.arns())}
+            )
+            if asynchronous
+            else None
+        )
+
+        # Batch transform jobs run as the Model's role: where they may read and write.
+        self.batch_locations = batch_transform.locations(p.batch_transform, self.bucket_name) if p.batch_transform.enabled else None
+
         # Who the endpoint runs as, and what it serves.
         self.execution = iam.create_execution_role(
             iam.RoleGrants(p.endpoint_name, p.kms_key_arn, captured.key, p.vpc),
@@ -122,9 +144,16 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             self.environment,
             tags,
             self,
+            asynchronous=async_grants,
+            batch=pulumi.Output.from_input(vars(self.batch_locations)) if self.batch_locations else None,
         )
         self.model = model.create_model(
-            model.ModelSettings(p.endpoint_name, p.enable_network_isolation, p.vpc),
+            model.ModelSettings(
+                p.endpoint_name,
+                p.enable_network_isolation,
+                p.vpc,
+                tuple(async_inference.model_environment(asynchronous).items()) if asynchronous else (),
+            ),
             self.execution.role.arn,
             self.environment.image.registry_path,
             self.model_data,
@@ -153,16 +182,25 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             capture.data_capture_config(captured, self.capture_destination) if self.capture_destination else None,
             tags,
             self,
-            # Captured data lands only in a hardened bucket.
-            depends_on=self.bucket.hardening if self.bucket and captured.into_bundle_bucket else [],
+            # Captured data and async results land only in a hardened bucket.
+            depends_on=self.bucket.hardening if self.bucket and (captured.into_bundle_bucket or asynchronous) else [],
             extra_variants=[variants.variant_args(variants.sized(v), self.variant_models[v.model].name) for v in p.variants],
             shadow_variants=[variants.shadow_args(variants.sized(p.shadow), self.variant_models[p.shadow.model].name)] if p.shadow else None,
+            async_inference=(
+                async_inference.async_inference_config(asynchronous, self.async_locations, self.async_topics) if asynchronous else None
+            ),
         )
 
         # The alarms first: the endpoint's rollout names them, and SageMaker checks them when an update starts.
         self.observability = observability.create_observability(
             observability.Watched(
-                p.endpoint_name, p.variant_name, p.alarms, p.serverless, tuple(v.name for v in p.variants), p.shadow.name if p.shadow else None
+                p.endpoint_name,
+                p.variant_name,
+                p.alarms,
+                p.serverless,
+                extra_variants=tuple(v.name for v in p.variants),
+                shadow_variant=p.shadow.name if p.shadow else None,
+                asynchronous=p.async_inference,
             ),
             self,
             tags,
@@ -175,12 +213,14 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             p.endpoint_name,
             self.config.name,
             p.deployment,
-            self.observability.rollback_alarm_names,
+            self.observability.rollback_alarm_names(),
             tags,
             endpoint_options(p.deployment_mode, self, self.observability.alarms, hook),
         )
         self.autoscaling = (
-            scaling.create_autoscaling(p.autoscaling, p.endpoint_name, p.variant_name, self.endpoint, self.config.name, self)
+            scaling.create_autoscaling(
+                p.autoscaling, p.endpoint_name, p.variant_name, self.endpoint, self.config.name, self, asynchronous=p.async_inference, tags=tags
+            )
             if p.autoscaling.enabled
             else None
         )
@@ -193,6 +233,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             for v in p.variants
             if v.autoscaling.enabled
         }
+        # The optional REST front (api.py): nothing is created unless api.enabled.
+        self.api = api.create_rest_front(p.api, p.endpoint_name, self.endpoint.arn, self.environment, tags, self) if p.api.enabled else None
 
         self.register_outputs(
             {

@@ -53,6 +53,7 @@ def create_endpoint_config(
     depends_on: list[pulumi.Resource],
     extra_variants: list | None = None,  # A/B: more EndpointConfigurationProductionVariantArgs (bundle/deploy/variants.py)
     shadow_variants: list | None = None,  # EndpointConfigurationShadowProductionVariantArgs
+    async_inference: aws.sagemaker.EndpointConfigurationAsyncInferenceConfigArgs | None = None,
 ) -> aws.sagemaker.EndpointConfiguration:
     return aws.sagemaker.EndpointConfiguration(
         logical_name(endpoint_name, "config"),
@@ -61,6 +62,7 @@ def create_endpoint_config(
         # Serverless endpoints have no ML storage volume to encrypt.
         kms_key_arn=(kms_key_arn or None) if variant.serverless is None else None,
         data_capture_config=data_capture,
+        async_inference_config=async_inference,
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
     )

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from bundle.artifact.image import REPOSITORY
+from bundle.deploy import async_inference, batch_transform
 from bundle.names import SAGEMAKER_TRUST_POLICY, log_group_name, logical_name, split_s3_uri
 from bundle.params.model import Vpc
 
@@ -35,6 +36,8 @@ def create_execution_role(
     environment,  # bundle.deploy.component.AwsEnvironment
     tags: dict,
     parent: pulumi.Resource,
+    asynchronous: pulumi.Output[dict] | None = None,  # async: {"input", "output", "failure", "topics"}
+    batch: pulumi.Output[dict] | None = None,  # batch_transform.enabled: {"input", "output"}
 ) -> ExecutionRole:
     child = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(
@@ -51,16 +54,27 @@ def create_execution_role(
         partition=environment.partition,
         registry=environment.image.registry_id,
         capture=capture_prefix,
+        **({"asynchronous": asynchronous} if asynchronous is not None else {}),
+        **({"batch": batch} if batch is not None else {}),
     ).apply(lambda v: json.dumps(execution_policy(grants, **v), sort_keys=True))
     policy = aws.iam.RolePolicy(logical_name(grants.endpoint_name, "execution", limit=128), role=role.id, policy=document, opts=child)
     return ExecutionRole(role, policy)
 
 
 def execution_policy(
-    grants: RoleGrants, readable: str | list[str], region: str, account: str, partition: str, registry: str, capture: str | None = None
+    grants: RoleGrants,
+    readable: str | list[str],
+    region: str,
+    account: str,
+    partition: str,
+    registry: str,
+    capture: str | None = None,
+    asynchronous: dict | None = None,
+    batch: dict | None = None,
 ) -> dict:
     """The endpoint role's only permissions: read the model, pull the image, write its logs and metrics and,
-    with data capture, write objects under `capture` (s3://bucket/prefix/<endpoint>/) only."""
+    with data capture, write objects under `capture` (s3://bucket/prefix/<endpoint>/) only; with async inference, read
+    requests and write results under their prefixes only (bundle/deploy/async_inference.py)."""
     log_group = f"arn:{partition}:logs:{region}:{account}:log-group:{log_group_name(grants.endpoint_name)}"
     statements = [
         # Every variant's model (A/B, shadow): a list of readable ARNs; one model: the one.
@@ -102,6 +116,10 @@ def execution_policy(
             statements.append(
                 {"Sid": "EncryptDataCapture", "Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"], "Resource": [grants.capture_key]}
             )
+    if asynchronous is not None:
+        statements += async_inference.role_statements(asynchronous, partition, grants.kms_key_arn)
+    if batch is not None:
+        statements += batch_transform.role_statements(batch, partition, grants.kms_key_arn)
     if grants.vpc.enabled:
         statements += vpc_statements(grants.vpc, region, account, partition)
     return {"Version": "2012-10-17", "Statement": statements}

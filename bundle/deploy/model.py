@@ -68,6 +68,7 @@ class ModelSettings:
     endpoint_name: str
     network_isolation: bool
     vpc: Vpc
+    extra_environment: tuple[tuple[str, str], ...] = ()  # async: the model server's timeout
 
 
 def create_model(
@@ -84,7 +85,7 @@ def create_model(
     return aws.sagemaker.Model(
         logical_name(settings.endpoint_name, suffix),
         execution_role_arn=role_arn,
-        primary_container=aws.sagemaker.ModelPrimaryContainerArgs(image=image_uri, model_data_url=data.url, environment=MODEL_ENVIRONMENT),
+        primary_container=aws.sagemaker.ModelPrimaryContainerArgs(image=image_uri, model_data_url=data.url, environment={**MODEL_ENVIRONMENT, **dict(settings.extra_environment)}),
         enable_network_isolation=settings.network_isolation,
         vpc_config=aws.sagemaker.ModelVpcConfigArgs(subnets=list(vpc.subnet_ids), security_group_ids=list(vpc.security_group_ids)) if vpc.enabled else None,
         tags=tags,

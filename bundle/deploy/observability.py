@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from bundle.names import AlarmNames, alarm_names, alarm_topic_name, dashboard_name, logical_name  # noqa: F401 (re-exported)
+from bundle.names import AlarmNames, AsyncAlarmNames, alarm_names, alarm_topic_name, async_alarm_names, dashboard_name, logical_name  # noqa: F401
+from bundle.params.model import AsyncInference
 from bundle.params.model import Alarms, Serverless
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"  # invocation metrics
@@ -36,6 +37,7 @@ class Watched:
     serverless: Serverless | None  # None: real-time instances
     extra_variants: tuple[str, ...] = ()  # A/B: more production variants, each with its own alarms
     shadow_variant: str | None = None  # graphed next to the production variant; not alarmed (callers never see its answers)
+    asynchronous: AsyncInference | None = None  # deployment_mode async: queue metrics instead of invocations
 
     @property
     def graphed_variants(self) -> tuple[str, ...]:
@@ -83,6 +85,49 @@ class VariantMetrics:
         """The arguments a MetricAlarm on one of the variant's invocation metrics takes."""
         return {"namespace": SAGEMAKER_NAMESPACE, "metric_name": name, "dimensions": self.dimensions}
 
+    # Asynchronous endpoints: per-variant outcomes of queued requests (they publish no Invocations).
+    def invocation_failures(self, **options) -> list:
+        return self.graphed(SAGEMAKER_NAMESPACE, "InvocationFailures", **options)
+
+    def notification_failures(self, **options) -> list:
+        return self.graphed(SAGEMAKER_NAMESPACE, "NotificationFailures", **options)
+
+    def expired_requests(self, **options) -> list:
+        return self.graphed(SAGEMAKER_NAMESPACE, "ExpiredRequests", **options)
+
+
+@dataclass(frozen=True)
+class EndpointQueueMetrics:
+    """An asynchronous endpoint's queue metrics: AWS/SageMaker with the EndpointName dimension only (the queue is the
+    endpoint's, not a variant's). The sibling of VariantMetrics; the scaling policies, the alarms and the dashboard
+    name them only through these."""
+
+    endpoint_name: str
+
+    BACKLOG = "ApproximateBacklogSize"
+    BACKLOG_PER_INSTANCE = "ApproximateBacklogSizePerInstance"
+    OLDEST_REQUEST_AGE = "ApproximateAgeOfOldestRequest"
+    BACKLOG_WITHOUT_CAPACITY = "HasBacklogWithoutCapacity"
+
+    @property
+    def dimensions(self) -> dict[str, str]:
+        return {"EndpointName": self.endpoint_name}
+
+    def graphed(self, name: str, **options) -> list:
+        return [SAGEMAKER_NAMESPACE, name, "EndpointName", self.endpoint_name, options]
+
+    def alarm_source(self, name: str) -> dict:
+        return {"namespace": SAGEMAKER_NAMESPACE, "metric_name": name, "dimensions": self.dimensions}
+
+    def customized_metric(self, name: str, statistic: str = "Average") -> dict:
+        """Application Auto Scaling's CustomizedMetricSpecification (snake_case, as pulumi-aws takes it)."""
+        return {
+            "metric_name": name,
+            "namespace": SAGEMAKER_NAMESPACE,
+            "statistic": statistic,
+            "dimensions": [{"name": k, "value": v} for k, v in self.dimensions.items()],
+        }
+
 
 @dataclass(frozen=True)
 class Observability:
@@ -92,11 +137,17 @@ class Observability:
     dashboard: aws.cloudwatch.Dashboard
     dashboard_url: pulumi.Output[str]
     variant_names: tuple[tuple[str, AlarmNames], ...] = ()  # the extra production variants' alarms, by variant
+    async_names: AsyncAlarmNames | None = None  # deployment_mode async
 
-    @property
     def rollback_alarm_names(self) -> list[str]:
-        """Every production variant's alarms: what the blue/green rollback watches (all of them exist in the graph)."""
-        return self.names.all() + [n for _, names in self.variant_names for n in names.all()]
+        """The alarms that can fire because of a new fleet: every production variant's model errors and latency and,
+        for async, failed requests. Not the queue's: a backlog or an old request (a fleet waking from zero) says
+        nothing of the new model."""
+        return (
+            self.names.all()
+            + [n for _, names in self.variant_names for n in names.all()]
+            + ([self.async_names.invocation_failures] if self.async_names else [])
+        )
 
 
 def create_observability(
@@ -123,6 +174,10 @@ def create_observability(
         extra = alarm_names(w.endpoint_name, variant)
         alarms += _variant_alarms(w, variant, extra, f"-{variant}", common)
         variant_names.append((variant, extra))
+    async_names = None
+    if w.asynchronous is not None:
+        async_names = async_alarm_names(w.endpoint_name)
+        alarms += async_alarms(w, async_names, VariantMetrics(w.endpoint_name, w.variant_name), common)
     body = dashboard_body if not (w.extra_variants or w.shadow_variant) else variants_dashboard_body
     dashboard = aws.cloudwatch.Dashboard(
         logical_name(w.endpoint_name, "dashboard"),
@@ -133,7 +188,7 @@ def create_observability(
         opts=child,
     )
     url = pulumi.Output.all(partition, region).apply(lambda v: dashboard_url(v[0], v[1], dashboard_name(w.endpoint_name)))
-    return Observability(alarms, names, topic_arn, dashboard, url, tuple(variant_names))
+    return Observability(alarms, names, topic_arn, dashboard, url, tuple(variant_names), async_names)
 
 
 def _variant_alarms(w: Watched, variant: str, names: AlarmNames, suffix: str, common: dict) -> list[aws.cloudwatch.MetricAlarm]:
@@ -167,6 +222,55 @@ def _variant_alarms(w: Watched, variant: str, names: AlarmNames, suffix: str, co
     return [errors, latency]
 
 
+def async_alarms(w: Watched, names: AsyncAlarmNames, metrics: VariantMetrics, common: dict) -> list[aws.cloudwatch.MetricAlarm]:
+    """An asynchronous endpoint's alarms: requests waiting too long, a backlog the fleet cannot absorb, failed
+    requests (the model's), failed notifications (SNS's). Only invocation failures also roll a deployment back."""
+    queue = EndpointQueueMetrics(w.endpoint_name)
+    a, where = w.asynchronous, f"{w.endpoint_name}/{w.variant_name}"
+    return [
+        aws.cloudwatch.MetricAlarm(
+            logical_name(w.endpoint_name, "alarm-oldest-request"),
+            name=names.oldest_request_age,
+            alarm_description=f"{w.endpoint_name}: a queued request has waited more than {a.oldest_request_age_alarm_seconds} s.",
+            **queue.alarm_source(queue.OLDEST_REQUEST_AGE),
+            statistic="Maximum",
+            comparison_operator="GreaterThanThreshold",
+            threshold=a.oldest_request_age_alarm_seconds,
+            **common,
+        ),
+        aws.cloudwatch.MetricAlarm(
+            logical_name(w.endpoint_name, "alarm-backlog"),
+            name=names.backlog,
+            alarm_description=f"{w.endpoint_name}: {a.backlog_alarm_size} or more requests queued; the fleet cannot keep up.",
+            **queue.alarm_source(queue.BACKLOG),
+            statistic="Average",
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            threshold=a.backlog_alarm_size,
+            **common,
+        ),
+        aws.cloudwatch.MetricAlarm(
+            logical_name(w.endpoint_name, "alarm-failures"),
+            name=names.invocation_failures,
+            alarm_description=f"{where}: failed asynchronous requests (written under the failure path). Rolls back a deployment in progress.",
+            **metrics.alarm_source("InvocationFailures"),
+            statistic="Sum",
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            threshold=w.alarms.invocation_5xx_threshold,
+            **common,
+        ),
+        aws.cloudwatch.MetricAlarm(
+            logical_name(w.endpoint_name, "alarm-notifications"),
+            name=names.notification_failures,
+            alarm_description=f"{where}: SageMaker could not publish result notifications to SNS.",
+            **metrics.alarm_source("NotificationFailures"),
+            statistic="Sum",
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            threshold=1,
+            **common,
+        ),
+    ]
+
+
 def _alarm_topic(w: Watched, tags: dict, child: pulumi.ResourceOptions) -> pulumi.Output[str] | None:
     """An email creates the bundle's topic; a topic ARN is used as it is; neither: alarms notify nobody."""
     if w.alarms.topic_arn:
@@ -194,6 +298,40 @@ def dashboard_body(w: Watched, region: str, alarm_arns: list[str]) -> dict:
     stat = w.alarms.model_latency_percentile
     threshold = {"horizontal": [{"label": f"alarm: {w.alarms.invocation_5xx_threshold} per {w.alarms.period_seconds}s", "value": w.alarms.invocation_5xx_threshold}]}
     latency_line = {"horizontal": [{"label": f"alarm: {stat} {w.alarms.model_latency_threshold_ms:g} ms", "value": w.alarms.model_latency_threshold_ms}]}
+    if w.asynchronous is not None:
+        widgets = async_widgets(w, m, region, threshold, latency_line)
+    else:
+        widgets = realtime_widgets(w, m, region, threshold, latency_line, stat)
+    widgets.append({"type": "alarm", "properties": {"title": "Alarms (they roll back a deployment in progress)", "alarms": alarm_arns}})
+    width, height = 12, 6
+    placed = [{**w, "x": (i % 2) * width, "y": (i // 2) * height, "width": width, "height": height} for i, w in enumerate(widgets)]
+    return {"widgets": placed}
+
+
+def async_widgets(w: Watched, m: VariantMetrics, region: str, threshold: dict, latency_line: dict) -> list[dict]:
+    """No Invocations, InvocationsPerInstance or OverheadLatency for async endpoints: the queue and the outcomes instead."""
+    q = EndpointQueueMetrics(w.endpoint_name)
+    stat = w.alarms.model_latency_percentile
+    return [
+        _graph("Backlog: queued requests, and per instance (the scaling metric)", [q.graphed(q.BACKLOG, stat="Average"), q.graphed(q.BACKLOG_PER_INSTANCE, stat="Average")], region),
+        _graph(
+            "Failures: requests (alarmed), notifications; 4XX, 5XX",
+            [m.invocation_failures(stat="Sum"), m.notification_failures(stat="Sum"), m.errors_4xx(stat="Sum"), m.errors_5xx(stat="Sum")],
+            region,
+            annotations=threshold,
+        ),
+        _graph("Latency (ms): model", m.latency_ms("ModelLatency", stat, "model"), region, annotations=latency_line),
+        _graph("Age of the oldest queued request (s)", [q.graphed(q.OLDEST_REQUEST_AGE, stat="Maximum")], region),
+        _graph(
+            "Instances (CPUUtilization samples per minute), and backlog without capacity",
+            [m.instance("CPUUtilization", stat="SampleCount", label="instances"), q.graphed(q.BACKLOG_WITHOUT_CAPACITY, stat="Maximum")],
+            region,
+        ),
+        _graph("CPU and memory (%; CPU is summed over cores)", [m.instance("CPUUtilization", stat="Average"), m.instance("MemoryUtilization", stat="Average")], region),
+    ]
+
+
+def realtime_widgets(w: Watched, m: VariantMetrics, region: str, threshold: dict, latency_line: dict, stat: str) -> list[dict]:
     widgets = [
         _graph("Invocations (per minute)", [m.invocations(stat="Sum")], region),
         _graph("Errors: 4XX (client input), 5XX (model; alarmed)", [m.errors_4xx(stat="Sum"), m.errors_5xx(stat="Sum")], region, annotations=threshold),
@@ -226,10 +364,7 @@ def dashboard_body(w: Watched, region: str, alarm_arns: list[str]) -> dict:
                 region,
             ),
         ]
-    widgets.append({"type": "alarm", "properties": {"title": "Alarms (they roll back a deployment in progress)", "alarms": alarm_arns}})
-    width, height = 12, 6
-    placed = [{**w, "x": (i % 2) * width, "y": (i // 2) * height, "width": width, "height": height} for i, w in enumerate(widgets)]
-    return {"widgets": placed}
+    return widgets
 
 
 def variants_dashboard_body(w: Watched, region: str, alarm_arns: list[str]) -> dict:

@@ -21,7 +21,7 @@ from bundle.guide.render import guide_context, render
 from bundle.deploy.component import EndpointArgs, SageMakerEndpoint
 from bundle.deploy.hook_identity import ProviderSettings
 from bundle.deploy.model import ModelArtifact
-from bundle.names import log_group_name, scaling_resource_id
+from bundle.names import log_group_name, scaling_resource_id, wake_policy_name
 from bundle.params.model import Params
 from bundle.deploy.redact import alarm_email_output, public_params
 from bundle.deploy.rollout import deployment_summary
@@ -39,9 +39,15 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
     def scaling_setting(value):
         return None if params.is_serverless else value  # serverless endpoints do not autoscale: a range would mislead
 
+    def invocation_target(value):  # async endpoints track their backlog (async_inference.target_backlog_per_instance)
+        return None if params.is_async else scaling_setting(value)
+
+    front = endpoint.api.outputs(params.api) if endpoint.api else None
     outputs = {
         # The catalog's artifact, as schemas/artifacts/endpoint.schema.json specifies it (validated before export).
-        "endpoint": endpoint_artifact(endpoint.endpoint.name, endpoint.endpoint.arn, endpoint.environment.region, endpoint.model.name),
+        "endpoint": endpoint_artifact(
+            endpoint.endpoint.name, endpoint.endpoint.arn, endpoint.environment.region, endpoint.model.name, front["invocations_url"] if front else None
+        ),
         "endpoint_config_name": endpoint.config.name,
         "variant_name": params.variant_name,
         "role_arn": endpoint.execution.role.arn,
@@ -55,14 +61,14 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
             "resource_id": scaling_resource_id(params.endpoint_name, params.variant_name) if scaling.enabled else None,
             "min_capacity": scaling_setting(scaling.min_capacity),
             "max_capacity": scaling_setting(scaling.max_capacity),
-            "target_invocations_per_instance": scaling_setting(scaling.target_invocations_per_instance),
+            "target_invocations_per_instance": invocation_target(scaling.target_invocations_per_instance),
             "scale_in_cooldown": scaling_setting(scaling.scale_in_cooldown),
             "scale_out_cooldown": scaling_setting(scaling.scale_out_cooldown),
         },
         "params": public_params(params.document),
         "alarm_email": alarm_email_output(params.alarms.email),
         "deployment_mode": params.deployment_mode,
-        "deployment": deployment_summary(params.deployment, watch.rollback_alarm_names),
+        "deployment": deployment_summary(params.deployment, watch.rollback_alarm_names()),
         "alarms": {"invocation_5xx": watch.names.invocation_5xx, "model_latency": watch.names.model_latency},
         "alarm_topic_arn": watch.topic_arn,
         "dashboard_name": watch.dashboard.dashboard_name,
@@ -82,11 +88,41 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
             if params.serverless
             else None
         ),
+        **({"async_inference": async_outputs(params, endpoint)} if params.is_async else {}),
+        # Where `python -m bundle batch` reads and writes by default (batch_transform.enabled only).
+        **({"batch_transform": {"input_location": endpoint.batch_locations.input, "output_location": endpoint.batch_locations.output}} if endpoint.batch_locations else {}),
     }
+    if front:  # the REST front (bundle/deploy/api.py): only when api.enabled, so the default outputs stay as they were
+        outputs["api"] = front
     # A/B variants and the shadow (issue 12): only when there are several, so the one-variant stack exports as before.
     if params.has_several_variants:
         outputs["variants"] = variants_output(params, endpoint)
     return outputs
+
+
+def async_outputs(params: Params, endpoint: SageMakerEndpoint) -> dict[str, Any]:
+    """deployment_mode async only (the realtime and serverless outputs are unchanged): where to put requests and find results."""
+    settings, where, topics = params.async_inference, endpoint.async_locations, endpoint.async_topics
+    names = endpoint.observability.async_names
+    return {
+        "input_location": where.input,
+        "output_location": where.output,
+        "failure_location": where.failure,
+        "success_topic_arn": topics.success,
+        "error_topic_arn": topics.error,
+        "max_concurrent_invocations_per_instance": settings.max_concurrent_invocations_per_instance,
+        "model_server_timeout_seconds": settings.model_server_timeout_seconds,
+        "target_backlog_per_instance": settings.target_backlog_per_instance if params.autoscaling.enabled else None,
+        "scale_to_zero": params.autoscaling.enabled and params.autoscaling.min_capacity == 0,
+        "wake_policy": wake_policy_name(params.endpoint_name) if params.autoscaling.enabled else None,
+        "alarms": {
+            "oldest_request_age": names.oldest_request_age,
+            "backlog": names.backlog,
+            "invocation_failures": names.invocation_failures,
+            "notification_failures": names.notification_failures,
+            "backlog_without_capacity": names.backlog_without_capacity if params.autoscaling.enabled else None,
+        },
+    }
 
 
 def define_stack(params: Params, connections: Connections | None = None) -> dict[str, Any]:

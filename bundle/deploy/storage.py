@@ -28,8 +28,11 @@ from bundle.names import logical_name
 STABLE_PREFIX = "sagemaker-bundle"
 BUCKET_NAMES = {
     part: f"{STABLE_PREFIX}-{part}"
-    for part in ("artifacts", "artifacts-public-access", "artifacts-encryption", "artifacts-versioning", "artifacts-tls-only")
+    for part in ("artifacts", "artifacts-public-access", "artifacts-encryption", "artifacts-versioning", "artifacts-tls-only", "artifacts-lifecycle")
 }
+# Batch transform and async inference write their results with multipart uploads; an interrupted one leaves parts that
+# are billed and invisible to listings until aborted.
+ABORT_INCOMPLETE_UPLOADS_AFTER_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,31 @@ def create_bucket(settings: BucketSettings, tags: dict, parent: pulumi.Resource)
         # S3 refuses a bucket policy while the public-access block is still being applied.
         opts=pulumi.ResourceOptions.merge(kept(settings, parent, "artifacts-tls-only"), pulumi.ResourceOptions(depends_on=[block])),
     )
+    abort_incomplete_uploads(bucket, settings, parent)
     return BundleBucket(bucket, [block, encryption, versioning, policy])
+
+
+def abort_incomplete_uploads(bucket: aws.s3.Bucket, settings: BucketSettings, parent: pulumi.Resource) -> aws.s3.BucketLifecycleConfiguration:
+    """The bucket's lifecycle: one rule, for the whole bucket, that aborts multipart uploads left incomplete. A resource
+    of its own, so the bucket's inputs do not change (it is never replaced), and no object or version ever expires.
+    It owns the bucket's lifecycle configuration: rules added by hand would be overwritten by the next `pulumi up`."""
+    rule = aws.s3.BucketLifecycleConfigurationRuleArgs
+    return aws.s3.BucketLifecycleConfiguration(
+        BUCKET_NAMES["artifacts-lifecycle"],
+        bucket=bucket.id,
+        rules=[
+            rule(
+                id="abort-incomplete-multipart-uploads",
+                status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                    days_after_initiation=ABORT_INCOMPLETE_UPLOADS_AFTER_DAYS
+                ),
+            )
+        ],
+        # Kept with the bucket, like its hardening; new in this version, so it has no former name to answer to.
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=not settings.delete_on_destroy),
+    )
 
 
 def tls_only_policy(bucket_arn: str) -> dict:

@@ -15,6 +15,7 @@ Context (the catalog's names, plus what only the stack knows):
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import chevron
@@ -61,6 +62,15 @@ def guide_flags(params: Params, outputs: dict) -> dict[str, Any]:
         # bundle/deploy/storage.py: Pulumi keeps the bucket unless delete_bucket_on_destroy says otherwise.
         "bucket_kept": bool(outputs.get("bucket")) and not params.delete_bucket_on_destroy,
         "bucket_deleted": bool(outputs.get("bucket")) and params.delete_bucket_on_destroy,
+        # Asynchronous inference and batch transform (issue 13): their sections, and the real-time ones they replace.
+        "asynchronous": bool(outputs.get("async_inference")),
+        "synchronous": not outputs.get("async_inference"),
+        "invocation_scaling": autoscaling and not outputs.get("async_inference"),
+        "backlog_scaling": autoscaling and bool(outputs.get("async_inference")),
+        "scale_to_zero": bool((outputs.get("async_inference") or {}).get("scale_to_zero")),
+        "async_topics": bool((outputs.get("async_inference") or {}).get("success_topic_arn") or (outputs.get("async_inference") or {}).get("error_topic_arn")),
+        "batch": bool(outputs.get("batch_transform")),
+        **api_flags(outputs),
         # A/B variants and the shadow (issue 12): the first extra variant is the guide's challenger.
         **_variant_flags(params),
     }
@@ -75,6 +85,34 @@ def _variant_flags(params: Params) -> dict[str, Any]:
     }
 
 
+def guide_values(params: Params, outputs: dict) -> dict[str, Any]:
+    """Values the guide prints that mustache cannot compute (not section flags): numbers, and policies as JSON
+    text for {{{triple}}} tags."""
+    api = outputs.get("api") or {}
+    invoke_policy = (outputs.get("endpoint") or {}).get("invoke_policy")
+    return {
+        # The manual rollback's timing: every baking period and the termination wait of one rollout.
+        "rollout_wait_seconds": params.deployment.total_wait_seconds,
+        "rollout_blue_green_instances": (params.initial_instance_count or 0) * 2,
+        "api_caller_policy_json": json.dumps(api["invoke_policy"], indent=2) if api.get("invoke_policy") else "",
+        "invoke_policy_json": json.dumps(invoke_policy, indent=2) if invoke_policy else "",
+    }
+
+
+def api_flags(outputs: dict) -> dict[str, bool]:
+    """The REST front's sections (bundle/deploy/api.py)."""
+    api = outputs.get("api") or {}
+    return {
+        "api": bool(api),
+        "no_api": not api,
+        "api_iam": api.get("auth") == "iam",
+        "api_key": api.get("auth") == "api_key",
+        "api_direct": api.get("integration") == "direct",
+        "api_lambda": api.get("integration") == "lambda",
+        "api_quota": bool(api.get("quota_per_day")),
+    }
+
+
 def guide_context(params: Params, outputs: dict) -> dict[str, Any]:
     endpoint = outputs["endpoint"]
     return {
@@ -82,7 +120,7 @@ def guide_context(params: Params, outputs: dict) -> dict[str, Any]:
         "artifacts": {"endpoint": endpoint},
         "resources": {"endpoint": endpoint},
         "stack": outputs,
-        "guide": guide_flags(params, outputs),
+        "guide": {**guide_flags(params, outputs), **guide_values(params, outputs)},
     }
 
 

@@ -14,6 +14,7 @@ well-formed and name the right resources, not that AWS would accept them (see sh
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import urllib.request
@@ -22,7 +23,10 @@ from pathlib import Path
 from moto.server import ThreadedMotoServer
 
 from bundle.errors import BundleError
+from bundle.local.async_front import AsyncConfig
 from bundle.local.endpoint import LocalEndpoint
+from bundle.local.rest import RestSettings
+from bundle.api.contract import REST_PATH
 from bundle.local.plan import Evaluation
 from bundle.local.requests import ApiRequest, api_requests
 from bundle.names import split_s3_uri
@@ -69,6 +73,9 @@ class EmulatedDeployment:
             "AWS_ENDPOINT_URL": self.moto_url,
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": self.runtime_url,
             "AWS_PAGER": "",
+            # The REST front (api.enabled): its contract served by the local endpoint. The guide's blocks read API_URL,
+            # defaulting to the stack's invoke URL.
+            **({"API_URL": self._local.url + REST_PATH} if self.outputs.get("api") else {}),
         }
 
     def __enter__(self) -> "EmulatedDeployment":
@@ -77,7 +84,14 @@ class EmulatedDeployment:
         self._moto.start()
         # moto's state is per process: start every deployment from an empty account.
         urllib.request.urlopen(urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST"), timeout=10).read()
-        self._local = LocalEndpoint(self.artifact, port=0, endpoint_name=self.endpoint_name, **self._variant_serving()).start()
+        # An asynchronous stack's endpoint answers InvokeEndpointAsync, reading and writing S3 in this moto; with the
+        # REST front, the local endpoint serves its contract too (an API key's value is known once replayed). A/B and
+        # shadow variants: every variant served by its own image worker (_variant_serving).
+        rest = RestSettings("iam") if (self.outputs.get("api") or {}).get("auth") == "iam" else None
+        self._local = LocalEndpoint(
+            self.artifact, port=0, endpoint_name=self.endpoint_name, async_config=AsyncConfig.from_outputs(self.outputs),
+            region=self.region, s3_endpoint_url=self.moto_url, rest_settings=rest, **self._variant_serving(),
+        ).start()  # fmt: skip
         try:
             self._create_resources()
         except BaseException:
@@ -110,10 +124,14 @@ class EmulatedDeployment:
         for request in self.requests():
             if request.operation in NOT_REPLAYED:
                 continue
+            if request.operation == "CreateApiKey":
+                request = self._use_planned_id(request)
             try:
-                getattr(self.client(request.service), request.method)(**request.params)
+                answer = getattr(self.client(request.service), request.method)(**request.params)
             except Exception as e:  # name the call, whatever moto raised
                 raise BundleError(f"the emulator could not replay {request.service}.{request.operation} for {request.resource}: {e}") from None
+            if request.operation == "CreateApiKey":  # the REST front checks the value AWS (here moto) made up
+                self._local.serve_rest(RestSettings("api_key", self.client("apigateway").get_api_key(apiKey=answer["id"], includeValue=True)["value"]))
         self._what_sagemaker_writes(s3, variant)
 
     def _what_the_user_brings(self, s3) -> None:
@@ -136,6 +154,12 @@ class EmulatedDeployment:
             bucket, _ = split_s3_uri(capture["destination"])
             if bucket not in planned_buckets:
                 s3.create_bucket(Bucket=bucket)
+                planned_buckets.add(bucket)
+        # Async requests and results, batch data sets: the user's own buckets when the params name them.
+        places = [v for k, v in (out.get("async_inference") or {}).items() if k.endswith("_location")]
+        places += list((out.get("batch_transform") or {}).values())
+        for bucket in {split_s3_uri(uri)[0] for uri in places} - planned_buckets:
+            s3.create_bucket(Bucket=bucket)
 
     def _what_sagemaker_writes(self, s3, variant: str) -> None:
         """What SageMaker itself writes once the endpoint serves: log lines, a metric, captured data."""
@@ -159,6 +183,19 @@ class EmulatedDeployment:
             capture_bucket, prefix = split_s3_uri(capture["destination"])
             hour = time.strftime("%Y/%m/%d/%H", time.gmtime())
             s3.put_object(Bucket=capture_bucket, Key=f"{prefix}{variant}/{hour}/emulated.jsonl", Body=b'{"captureData": {}}\n')
+
+    def _use_planned_id(self, request: ApiRequest) -> ApiRequest:
+        """moto makes up an API key's id; the stack's outputs name the planned one: moto's custom-id feature makes them
+        agree (moto runs in this process). It keys the id by the key's value, which AWS makes up when the stack
+        gives none (it gives none): the emulator makes one up instead."""
+        from moto.apigateway.utils import ApigwApiKeyIdentifier
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.utilities.id_generator import moto_id_manager
+
+        planned = next(r.state["id"] for r in self.plan.resources if r.name == request.resource)
+        value = f"emulated-{planned}"[-128:].ljust(20, "0")  # API Gateway wants 20 to 128 characters
+        moto_id_manager.set_custom_id(ApigwApiKeyIdentifier(DEFAULT_ACCOUNT_ID, self.region, value), planned)
+        return dataclasses.replace(request, params={**request.params, "value": value})
 
     # --- A/B variants and the shadow (issue 12) ------------------------------------------------------------------
     # The plan's requests create every variant's Model, the configuration's variants and shadow, the targets and

@@ -6,7 +6,7 @@ Two processes, as on SageMaker (where AWS's front talks to the container):
                        workers serving sagemaker-containers' Worker/Transformer over the shipped
                        `code/inference.py` (see bundle/container/single_model.py). It speaks the
                        container protocol: GET /ping, POST /invocations.
-  the front            this process: the SageMaker runtime API's path, POST /endpoints/{name}/invocations
+  the front            this process: the REST front's contract when asked (bundle/local/rest.py), and the SageMaker runtime API's path, POST /endpoints/{name}/invocations
                        (what boto3 `sagemaker-runtime` sends), forwarded to the worker. A model 4xx/5xx
                        becomes HTTP 424 `ModelError` with OriginalStatusCode and OriginalMessage, as
                        InvokeEndpoint reports it; a good answer carries x-Amzn-Invoked-Production-Variant.
@@ -47,8 +47,11 @@ from bundle.artifact.tarball import unpack_artifact
 from bundle.errors import BundleError
 from bundle.names import MODEL_ENVIRONMENT
 from bundle.local.variants import INVOKED_VARIANT_HEADER, TARGET_VARIANT_HEADER, Recorder, Route, Router, timed, unknown_variant_message
+from bundle.api.contract import REST_PATH
+from bundle.local import rest
 
 RUNTIME_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
+ASYNC_PATH = re.compile(r"^/endpoints/([^/]+)/async-invocations$")  # InvokeEndpointAsync (bundle/local/async_front.py)
 # Beyond this the front stops reading (the handlers themselves answer 413 above 6 MB).
 HARD_BODY_LIMIT = 64 * 1024 * 1024
 # The image's default (SAGEMAKER_MODEL_SERVER_TIMEOUT): gunicorn's worker timeout and nginx's read timeout.
@@ -155,6 +158,12 @@ class ImageWorker:
                 time.sleep(0.05)
         pool.close()
 
+    def worker_pids(self) -> list[int]:
+        """The gunicorn workers' process ids (the master only supervises them)."""
+        import psutil
+
+        return [child.pid for child in psutil.Process(self._process.pid).children()]
+
     def stop(self) -> None:
         if self._process is None or self._process.poll() is not None:
             return
@@ -210,6 +219,13 @@ class _FrontHandler(BaseHTTPRequestHandler):
         if path == "/invocations":  # the container protocol, passed through
             self._send(self.server.forward("POST", "/invocations", body, headers))
             return
+        queued = ASYNC_PATH.match(path)
+        if queued:
+            self._send(self.server.async_reply(queued.group(1), dict(self.headers.items())))
+            return
+        if path == REST_PATH and self.server.rest is not None:  # the REST front's contract (bundle/local/rest.py)
+            self._send(self.server.rest_reply(self.headers, body))
+            return
         match = RUNTIME_PATH.match(path)
         if not match:
             self._send(_aws_error(404, "UnknownOperationException", f"no route POST {self.path}"))
@@ -264,9 +280,13 @@ class _FrontServer(ThreadingHTTPServer):
     def __init__(
         self, address, worker_url: str, endpoint_name: str | None, variant_name: str, timeout: int, access_log: bool,
         router: Router | None = None, recorder: Recorder | None = None,
+        rest_settings: "rest.RestSettings | None" = None, max_concurrency: int | None = None,
     ):  # fmt: skip
         super().__init__(address, _FrontHandler)
         self.timeout_seconds = timeout
+        self.rest = rest_settings
+        # Like a serverless endpoint's MaxConcurrency: invocations beyond it are throttled (429), not queued.
+        self.invocation_slots = threading.BoundedSemaphore(max_concurrency) if max_concurrency else None
         self.pool = self._pool(worker_url)
         # A/B and shadow (bundle/local/variants.py): one worker per distinct artifact, a pool per worker.
         self.router = router or Router([Route(variant_name, 1.0, worker_url)])
@@ -277,6 +297,7 @@ class _FrontServer(ThreadingHTTPServer):
         self.variant_name = variant_name
         self.access_log = access_log
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.async_invocations = None  # an AsyncInvocations when the endpoint is asynchronous
 
     def _pool(self, url: str) -> urllib3.HTTPConnectionPool:
         host, port = url.rsplit("/", 1)[-1].rsplit(":", 1)
@@ -317,18 +338,44 @@ class _FrontServer(ThreadingHTTPServer):
             return _json(502, {"error": "WorkerUnavailable", "message": f"the model server did not answer: {e}"})
         return Reply(response.status, response.data, response.headers.get("Content-Type", "application/json"))
 
+    def async_reply(self, name: str, headers: dict) -> Reply:
+        if self.endpoint_name and name != self.endpoint_name:
+            return _aws_error(400, "ValidationError", f"Endpoint {name} of account 123456789012 not found.")
+        if self.async_invocations is None:
+            return _aws_error(400, "ValidationError", f"Endpoint {name} is not an asynchronous endpoint: use InvokeEndpoint")
+        answer = self.async_invocations.submit(headers)
+        return Reply(answer.status, answer.body, answer.content_type, answer.headers)
+
+    def rest_reply(self, headers, body: bytes) -> Reply:
+        def runtime(passed: dict) -> Reply:
+            forwarded = {k: v for k, v in passed.items() if k.lower() in ("content-type", "accept")}
+            return self.runtime_reply(self.endpoint_name or "local", body, forwarded, passed.get(TARGET_VARIANT_HEADER))
+
+        status, answer, content_type, extra = rest.answer(self.rest, headers, runtime)
+        return Reply(status, answer, content_type, extra)
+
     def runtime_reply(self, name: str, body: bytes, headers: dict, target: str | None = None) -> Reply:
         if self.endpoint_name and name != self.endpoint_name:
             return _aws_error(400, "ValidationError", f"Endpoint {name} of account 123456789012 not found.")
+        if self.async_invocations is not None:
+            return _aws_error(400, "ValidationError", f"Endpoint {name} is an asynchronous endpoint: use InvokeEndpointAsync")
         try:
             route = self.router.choose(target)
         except KeyError:
             return _aws_error(400, "ValidationError", unknown_variant_message(target, name))
-        if self.router.copies_to_shadow():  # a copy to the shadow; its answer reaches no caller
-            threading.Thread(target=self._shadow_call, args=(body, headers), daemon=True).start()
-        reply, seconds = timed(lambda: self.forward("POST", "/invocations", body, headers, route))
+        if self.invocation_slots is not None and not self.invocation_slots.acquire(blocking=False):
+            return _aws_error(429, "ThrottlingException", "Rate exceeded: the endpoint's concurrency limit is reached.")
+        try:
+            if self.router.copies_to_shadow():  # a copy to the shadow; its answer reaches no caller
+                threading.Thread(target=self._shadow_call, args=(body, headers), daemon=True).start()
+            reply, seconds = timed(lambda: self.forward("POST", "/invocations", body, headers, route))
+        finally:
+            if self.invocation_slots is not None:
+                self.invocation_slots.release()
         if self.recorder is not None:
             self.recorder.record(route.name, body, headers.get("Content-Type", ""), reply.status, reply.body, reply.content_type, seconds)
+        if reply.status == 502 and b"WorkerUnavailable" in reply.body:  # no container answered at all: SageMaker's own 5xx
+            return _aws_error(503, "ServiceUnavailable", "the model container is not reachable")
         if reply.status < 400:
             return Reply(reply.status, reply.body, reply.content_type, ((INVOKED_VARIANT_HEADER, route.name),))
         if reply.status == 504:  # the worker did not answer in time: AWS reports it as a server error (0)
@@ -356,6 +403,12 @@ class LocalVariant:
     name: str
     artifact: Path
     weight: float = 1.0
+def _async_invocations(server: _FrontServer, config, region: str | None, s3_endpoint_url: str | None):
+    from bundle.local.async_front import AsyncInvocations
+    from bundle.ops import aws
+
+    where = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return AsyncInvocations(config, server.forward, lambda: aws.client("s3", where, endpoint_url=s3_endpoint_url, max_attempts=2))
 
 
 def is_loopback(host: str) -> bool:
@@ -383,6 +436,11 @@ class LocalEndpoint:
         shadow: LocalVariant | None = None,
         recorder: Recorder | None = None,  # capture files and metrics into the emulator
         seed: int | None = None,  # the routing draws (tests)
+        async_config=None,  # bundle.local.async_front.AsyncConfig: answer InvokeEndpointAsync instead of InvokeEndpoint
+        region: str | None = None,  # where the async front's S3 is (default AWS_REGION, else us-east-1)
+        s3_endpoint_url: str | None = None,  # the async front's S3 (default: boto3's, AWS_ENDPOINT_URL honoured)
+        rest_settings: rest.RestSettings | None = None,  # also serve the REST front's contract (POST /v1/invocations)
+        max_concurrency: int | None = None,  # throttle (429) invocations beyond this many at once
     ):
         if not 0 <= port <= 65535:
             raise BundleError(f"port {port} is not a TCP port (0 to 65535)")
@@ -417,11 +475,16 @@ class LocalEndpoint:
             seed=seed,
         )
         try:
-            self._server = _FrontServer((host, port), self.worker.url, endpoint_name, variant_name, timeout, access_log, router, recorder)
+            self._server = _FrontServer(
+                (host, port), self.worker.url, endpoint_name, variant_name, timeout, access_log,
+                router=router, recorder=recorder, rest_settings=rest_settings, max_concurrency=max_concurrency,
+            )  # fmt: skip
         except OSError as e:
             self._stop_workers()
             self._scratch.cleanup()
             raise BundleError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+        if async_config is not None:
+            self._server.async_invocations = _async_invocations(self._server, async_config, region, s3_endpoint_url)
         self._thread: threading.Thread | None = None
 
     @property
@@ -434,6 +497,10 @@ class LocalEndpoint:
     def worker_url(self) -> str:
         """The image's worker itself (the container protocol only): what measurements of the data plane use."""
         return self.worker.url
+
+    def serve_rest(self, settings: rest.RestSettings | None) -> None:
+        """Serve (or stop serving, None) the REST front's contract, with these auth settings."""
+        self._server.rest = settings
 
     def serve_forever(self) -> None:
         try:
@@ -457,6 +524,8 @@ class LocalEndpoint:
         self._close()
 
     def _close(self) -> None:
+        if self._server.async_invocations is not None:
+            self._server.async_invocations.close()
         self._server.server_close()
         for pool in self._server.pools.values():
             pool.close()

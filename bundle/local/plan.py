@@ -135,6 +135,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.typ == "aws:iam/role:Role":
             state["uniqueId"] = self._invent(f"AROA{suffix.upper()}")
         resource_id = physical if name_key or "name" in inputs else self._invent(f"{args.name}-id-{suffix}")
+        if args.typ.startswith("aws:apigateway/"):  # API Gateway makes up its ids (a REST API's, a key's), never the name
+            resource_id = self._invent(f"{args.name}-id-{suffix}")
+            if args.typ == "aws:apigateway/restApi:RestApi":
+                state["rootResourceId"] = self._invent(f"{args.name}-root-{suffix}")
+        if args.typ == "aws:lambda/function:Function":
+            state["invokeArn"] = self._invent(f"arn:aws:apigateway:{self.region}:lambda:path/2015-03-31/functions/{state['arn']}/invocations")
         self.states[args.name] = {**state, "id": resource_id}
         return resource_id, state
 
@@ -278,6 +284,8 @@ def _readable(inputs: dict) -> dict:
 def _ints(value: Any) -> Any:
     if isinstance(value, pulumi.FileAsset):
         return {"fileAsset": str(value.path)}
+    if isinstance(value, pulumi.FileArchive):
+        return {"fileArchive": str(value.path)}
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
@@ -307,6 +315,15 @@ KEY_SETTINGS = {
     "aws:sns/topicSubscription:TopicSubscription": ["protocol", "endpoint"],
     "aws:appautoscaling/target:Target": ["resourceId", "scalableDimension", "minCapacity", "maxCapacity"],
     "aws:appautoscaling/policy:Policy": ["name", "targetTrackingScalingPolicyConfiguration"],
+    "aws:apigateway/restApi:RestApi": ["name"],
+    "aws:apigateway/method:Method": ["httpMethod", "authorization", "apiKeyRequired"],
+    "aws:apigateway/integration:Integration": ["type", "uri", "credentials"],
+    "aws:apigateway/integrationResponse:IntegrationResponse": ["statusCode", "selectionPattern"],
+    "aws:apigateway/deployment:Deployment": ["triggers"],
+    "aws:apigateway/stage:Stage": ["stageName", "accessLogSettings"],
+    "aws:apigateway/methodSettings:MethodSettings": ["methodPath", "settings"],
+    "aws:apigateway/usagePlan:UsagePlan": ["throttleSettings", "quotaSettings"],
+    "aws:lambda/function:Function": ["name", "runtime", "handler", "code", "sourceCodeHash"],
 }
 
 

@@ -72,7 +72,7 @@ class Router:
 
 
 def unknown_variant_message(name: str, endpoint_name: str) -> str:
-    return f"Variant {name} is not a production variant of endpoint {endpoint_name}."
+    return f"Variant {name} does not exist on endpoint {endpoint_name}."  # the wording main's front used (AWS's exact text is not checked here)
 
 
 def _encoded(body: bytes, content_type: str) -> tuple[str, str]:

@@ -37,6 +37,7 @@ import botocore.session
 import numpy as np
 
 from bundle.ops import aws
+from bundle.ops.client import EndpointClient
 from bundle.errors import BundleError
 from bundle.ops.examples import instances_request
 
@@ -100,6 +101,8 @@ def validate(config: LoadTestConfig) -> None:
         raise BundleError("--endpoint needs an endpoint name")
     if not config.ramp or any(c < 1 or c > MAX_CONCURRENCY for c in config.ramp):
         raise BundleError(f"--ramp needs concurrencies between 1 and {MAX_CONCURRENCY}, e.g. 1,2,4,8,16; got {list(config.ramp)}")
+    if config.max_requests_per_step < MIN_SAMPLES:
+        raise BundleError(f"--max-requests-per-step must be at least {MIN_SAMPLES} (fewer make a p99 meaningless); got {config.max_requests_per_step}")
     if not 0 < config.duration_per_step_s <= MAX_STEP_SECONDS:
         raise BundleError(f"--duration-per-step must be above 0 and at most {MAX_STEP_SECONDS:.0f} s; got {config.duration_per_step_s}")
     if not 0 < config.safety_factor <= 1:
@@ -156,12 +159,17 @@ def check_target(url: str) -> None:
 
 def run_loadtest(config: LoadTestConfig, progress=lambda step: None) -> LoadTestResult:
     validate(config)
+    # The bundle's client with every retry off (botocore's and ModelNotReady's): throttling and errors show as errors.
     clients = [
-        aws.client("sagemaker-runtime", config.region, endpoint_url=config.endpoint_url, max_attempts=1, timeout=config.request_timeout_s)
+        EndpointClient(
+            config.endpoint_name,
+            runtime=aws.client("sagemaker-runtime", config.region, endpoint_url=config.endpoint_url, max_attempts=1, timeout=config.request_timeout_s),
+            not_ready_attempts=1,
+        )
         for _ in range(max(config.ramp))
     ]  # created here, not in the workers: boto3's default session is not thread-safe
     # What the client really calls: environment variables or the shared config's endpoint_url may have set it.
-    for url in {c.meta.endpoint_url for c in clients}:
+    for url in {c.runtime.meta.endpoint_url for c in clients}:
         check_target(url)
     warm_up(clients[0], config)
     steps = []
@@ -185,11 +193,8 @@ def warm_up(client, config: LoadTestConfig) -> None:
         raise BundleError(f"cannot invoke endpoint {config.endpoint_name!r}: {e}") from None
 
 
-def invoke(client, config: LoadTestConfig) -> None:
-    response = client.invoke_endpoint(
-        EndpointName=config.endpoint_name, ContentType=config.content_type, Accept="application/json", Body=config.body
-    )
-    response["Body"].read()
+def invoke(client: EndpointClient, config: LoadTestConfig) -> None:
+    client.invoke(config.body, content_type=config.content_type, accept="application/json")
 
 
 def run_step(clients: list, config: LoadTestConfig) -> StepResult:
@@ -308,6 +313,7 @@ def main(args) -> int:
         latency_goal_ms=args.latency_goal_ms,
         ramp=parse_ramp(args.ramp),
         duration_per_step_s=args.duration_per_step,
+        max_requests_per_step=args.max_requests_per_step,
         safety_factor=args.safety_factor,
         instance_count=args.instance_count,
         content_type=args.content_type,

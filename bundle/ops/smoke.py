@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bundle.ops import aws
+from bundle.ops.client import EndpointClient, Prediction
 from bundle.ops.examples import expected_classes, instances_request
 from bundle.names import SCALING_METRIC
 from bundle.names import SCALABLE_DIMENSION, scaling_resource_id
@@ -137,21 +138,25 @@ def check_autoscaling(autoscaling, expected: Expected, variant: str | None, repo
 
 
 def check_invocation(runtime, expected: Expected, report: SmokeReport) -> None:
+    """Through the bundle's client (bundle/ops/client.py): standard retries, ModelNotReady backoff, never a ModelError retried."""
     try:
-        response = runtime.invoke_endpoint(
-            EndpointName=expected.endpoint_name, ContentType="application/json", Accept="application/json", Body=json.dumps(instances_request())
-        )
-        result = json.loads(response["Body"].read())
+        answer = EndpointClient(expected.endpoint_name, runtime=runtime).invoke(json.dumps(instances_request()))
+        result = answer.json()
     except (ClientError, BotoCoreError, ValueError) as e:
         report.add("invoke: guide's examples", False, _error(e))
         return
     if not expected.iris_model:
         report.add("invoke: guide's examples", "predictions" in result, f"answered {str(result)[:80]} (custom model: values not checked)")
         return
-    predictions = result.get("predictions")
-    sums = [round(sum(p), 6) for p in result.get("probabilities", [])]
-    ok = predictions == expected_classes() and len(sums) == 3 and all(abs(s - 1) < 1e-6 for s in sums)
-    report.add("invoke: guide's examples", ok, f"predictions {predictions} (want {expected_classes()}), probability sums {sums}")
+    try:
+        prediction = Prediction.from_answer(answer)
+    except (TypeError, ValueError) as e:
+        report.add("invoke: guide's examples", False, f"not a prediction: {e}")
+        return
+    sums = [round(sum(p), 6) for p in prediction.probabilities]
+    ok = prediction.predictions == expected_classes() and len(sums) == 3 and all(abs(s - 1) < 1e-6 for s in sums)
+    detail = f"predictions {prediction.predictions} (want {expected_classes()}), probability sums {sums}, variant {prediction.variant}"
+    report.add("invoke: guide's examples", ok, detail)
 
 
 def check_variants(runtime, expected: Expected, report: SmokeReport) -> None:

@@ -246,6 +246,8 @@ def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws")
         elif d["kms_key_arn"] and not capture.get("destination_s3_uri"):
             capture_config["KmsKeyId"] = From(d["kms_key_arn"], "kms_key_arn")
         config["DataCaptureConfig"] = capture_config
+    if d["deployment_mode"] == "async":
+        config["AsyncInferenceConfig"] = _async_inference_config(d, bundle_bucket)
     requests.append(Request("sagemaker", "CreateEndpointConfig", config))
 
     rollout, alarms = d["deployment"], d["alarms"]
@@ -373,6 +375,26 @@ def _extra_variants(d: dict, model_name: From) -> list[dict]:
 
 
 # --- checking a request against its operation's input shape -----------------------------------------------
+
+
+def _async_inference_config(d: dict, bundle_bucket: str) -> dict:
+    """CreateEndpointConfig's AsyncInferenceConfig as bundle/deploy/async_inference.py builds it."""
+    a = d["async_inference"]
+
+    def path(field: str, default: str) -> From:
+        return From(a[field].rstrip("/"), f"async_inference.{field}") if a[field] else From(f"s3://{bundle_bucket}/{default}", "(derived)")
+
+    output: dict[str, Any] = {"S3OutputPath": path("output_s3_uri", "async-inference/output"), "S3FailurePath": path("failure_s3_uri", "async-inference/failures")}
+    if d["kms_key_arn"]:
+        output["KmsKeyId"] = From(d["kms_key_arn"], "kms_key_arn")
+    topics = {}
+    for key, field in (("SuccessTopic", "success_topic_arn"), ("ErrorTopic", "error_topic_arn")):
+        if a[field]:
+            topics[key] = From(a[field], f"async_inference.{field}")
+    if topics:
+        output["NotificationConfig"] = topics
+    client = {"MaxConcurrentInvocationsPerInstance": From(a["max_concurrent_invocations_per_instance"], "async_inference.max_concurrent_invocations_per_instance")}
+    return {"OutputConfig": output, "ClientConfig": client}
 
 
 def check_request(request: Request) -> list[Violation]:
@@ -529,7 +551,10 @@ def region_rules(d: dict, region: str, region_source: str = "aws:region") -> lis
         return [(region_source, f"{region!r} is not a region botocore knows for SageMaker (e.g. us-east-1, eu-west-1)")]
     problems = []
     capture = d.get("data_capture") or {}
-    for field, arn in (("kms_key_arn", d.get("kms_key_arn")), ("data_capture.kms_key_arn", capture.get("kms_key_arn")), ("alarms.topic_arn", (d.get("alarms") or {}).get("topic_arn"))):
+    asynchronous = d.get("async_inference") or {}
+    arns = [("kms_key_arn", d.get("kms_key_arn")), ("data_capture.kms_key_arn", capture.get("kms_key_arn")), ("alarms.topic_arn", (d.get("alarms") or {}).get("topic_arn"))]
+    arns += [(f"async_inference.{f}", asynchronous.get(f)) for f in ("success_topic_arn", "error_topic_arn")]
+    for field, arn in arns:
         if arn and _arn_region(arn) != region:
             problems.append((field, f"is in region {_arn_region(arn) or '(none)'} but the stack deploys to {region}: AWS needs it in the stack's region"))
     return problems

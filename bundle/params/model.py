@@ -1,27 +1,16 @@
-"""The typed parameters: what the rest of the bundle reads once params are valid, and the problem type."""
+"""The typed parameters: what the rest of the bundle reads once params are valid, and the error that lists their problems."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 
-from bundle.errors import BundleError
-from bundle.params.schema import SERVERLESS
+from bundle.errors import InvalidInputs, Problem
+from bundle.params.schema import ASYNC, SERVERLESS
 
 
-@dataclass(frozen=True)
-class Problem:
-    path: str  # dotted, e.g. "autoscaling.min_capacity"; "(root)" for the document itself
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
-
-
-class InvalidParams(BundleError):
+class InvalidParams(InvalidInputs):
     def __init__(self, problems: list[Problem], source: str = "params"):
-        self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{source} are invalid ({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n{lines}")
+        super().__init__(problems, source)
 
 
 @dataclass(frozen=True)
@@ -39,6 +28,36 @@ class Serverless:
     memory_size_mb: int
     max_concurrency: int
     provisioned_concurrency: int  # 0: on demand only
+
+
+@dataclass(frozen=True)
+class AsyncInference:
+    input_s3_uri: str  # "" = the bundle's bucket under async-inference/input
+    output_s3_uri: str  # "" = the bundle's bucket under async-inference/output
+    failure_s3_uri: str  # "" = the bundle's bucket under async-inference/failures
+    notification_email: str  # "": no topic of the bundle's
+    success_topic_arn: str
+    error_topic_arn: str
+    max_concurrent_invocations_per_instance: int
+    model_server_timeout_seconds: int
+    target_backlog_per_instance: float
+    oldest_request_age_alarm_seconds: int
+    backlog_alarm_size: int
+
+    @property
+    def uses_bundle_bucket(self) -> bool:
+        return not (self.input_s3_uri and self.output_s3_uri and self.failure_s3_uri)
+
+
+@dataclass(frozen=True)
+class BatchTransform:
+    enabled: bool
+    input_s3_uri: str  # "" = the bundle's bucket under batch/input
+    output_s3_uri: str  # "" = the bundle's bucket under batch/output
+
+    @property
+    def uses_bundle_bucket(self) -> bool:
+        return self.enabled and not (self.input_s3_uri and self.output_s3_uri)
 
 
 @dataclass(frozen=True)
@@ -121,9 +140,33 @@ class Shadow:
 
 
 @dataclass(frozen=True)
+class ApiThrottle:
+    rate_limit: float  # requests per second
+    burst_limit: int
+
+
+@dataclass(frozen=True)
+class Api:
+    """The optional REST front (bundle/deploy/api.py); off unless `api.enabled`."""
+
+    enabled: bool
+    integration: str  # direct | lambda
+    auth: str  # iam | api_key
+    throttle: ApiThrottle
+    quota_per_day: int  # 0: none
+
+    @property
+    def uses_api_key(self) -> bool:
+        return self.enabled and self.auth == "api_key"
+
+
+API_OFF = Api(False, "direct", "iam", ApiThrottle(50, 100), 0)
+
+
+@dataclass(frozen=True)
 class Params:
     endpoint_name: str
-    deployment_mode: str  # realtime | serverless
+    deployment_mode: str  # realtime | serverless | async
     model_source: str
     custom_model_s3_uri: str
     serving_image_version: str
@@ -141,6 +184,9 @@ class Params:
     tags: dict[str, str]
     document: dict  # the validated document with every default that applies filled in: the guide's `params`
     delete_bucket_on_destroy: bool = False  # False: Pulumi never deletes the bundle's bucket (it may hold captured data)
+    async_inference: AsyncInference | None = None  # None unless deployment_mode async
+    batch_transform: BatchTransform = BatchTransform(False, "", "")
+    api: Api = API_OFF  # the REST front; off unless the params set api.enabled
     # --- A/B variants and the shadow (issue 12) ---
     variant_weight: float = 1.0  # the primary's InitialVariantWeight
     variants: tuple[Variant, ...] = ()  # extra production variants
@@ -188,13 +234,24 @@ class Params:
         return self.deployment_mode == SERVERLESS
 
     @property
+    def is_async(self) -> bool:
+        return self.deployment_mode == ASYNC
+
+    @property
     def captures_into_bundle_bucket(self) -> bool:
         return self.data_capture.enabled and not self.data_capture.destination_s3_uri
 
     @property
     def needs_bucket(self) -> bool:
-        """The bundle's bucket holds the POC artifact and, unless told otherwise, captured data."""
-        return self.builds_poc_model or bool(self.builds_recipes) or self.captures_into_bundle_bucket
+        """The bundle's bucket holds the POC artifact, the recipes' artifacts and, unless told otherwise, captured data and async requests."""
+        async_in_bucket = self.async_inference is not None and self.async_inference.uses_bundle_bucket
+        return (
+            self.builds_poc_model
+            or bool(self.builds_recipes)
+            or self.captures_into_bundle_bucket
+            or async_in_bucket
+            or self.batch_transform.uses_bundle_bucket
+        )
 
 
 # --- defaults and validation --------------------------------------------------------------------

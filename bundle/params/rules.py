@@ -12,8 +12,25 @@ from typing import Any
 import jsonschema
 
 from bundle.params import variant_rules
-from bundle.params.model import Alarms, Autoscaling, DataCapture, Deployment, InvalidParams, Params, Problem, Serverless, Shadow, Variant, Vpc
-from bundle.params.schema import MODES_KEY, REALTIME, SERVERLESS, document_with_defaults, load_schema, with_defaults
+from bundle.params.model import (
+    API_OFF,
+    Alarms,
+    Api,
+    ApiThrottle,
+    AsyncInference,
+    Autoscaling,
+    BatchTransform,
+    DataCapture,
+    Deployment,
+    InvalidParams,
+    Params,
+    Problem,
+    Serverless,
+    Shadow,
+    Variant,
+    Vpc,
+)
+from bundle.params.schema import ASYNC, MODES, MODES_KEY, SERVERLESS, document_with_defaults, load_schema, with_defaults
 
 
 def _path(parts) -> str:
@@ -110,12 +127,27 @@ def cross_field_problems(document: dict) -> list[Problem]:
                     "every update resets the variant to this count, so it must satisfy min <= initial <= max",
                 )
             )
+    problems += _api_problems(document.get("api"))
     vpc = document.get("vpc", {})
     subnets, groups = vpc.get("subnet_ids", []), vpc.get("security_group_ids", [])
     if isinstance(subnets, list) and isinstance(groups, list) and bool(subnets) != bool(groups):
         missing = "security_group_ids" if subnets else "subnet_ids"
         problems.append(Problem(f"vpc.{missing}", "a VPC needs both subnet_ids and security_group_ids (or neither)"))
     return problems
+
+
+def _api_problems(api) -> list[Problem]:
+    if not isinstance(api, dict) or api.get("enabled") is not True:
+        return []
+    quota = api.get("quota_per_day")
+    if _ints(quota) and quota > 0 and api.get("auth") != "api_key":
+        return [
+            Problem(
+                "api.quota_per_day",
+                f"a daily quota ({quota}) is counted per API key by a usage plan: set api.auth to api_key, or quota_per_day to 0",
+            )
+        ]
+    return []
 
 
 def _ints(*values) -> bool:
@@ -168,7 +200,7 @@ def problems_in(raw: Any, schema: dict | None = None) -> list[Problem]:
     document = document_with_defaults(schema, raw)
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
     found = [_schema_problem(e) for e in _errors(validator, document)]
-    if document.get("deployment_mode") not in (REALTIME, SERVERLESS):
+    if document.get("deployment_mode") not in MODES:
         # An unknown mode is the one problem: which keys belong to which mode cannot be judged without it.
         moded = {k for k, sub in schema["properties"].items() if MODES_KEY in sub} | {SERVERLESS}
         found = [p for p in found if p.path.split(".")[0] not in moded]
@@ -210,6 +242,8 @@ def validate(raw: Any, source: str = "params") -> Params:
         variant_name=d["variant_name"],
         autoscaling=Autoscaling(**{**d.get("autoscaling", off["autoscaling"]), **({"enabled": False} if serverless else {})}),
         serverless=Serverless(**d["serverless"]) if serverless else None,
+        async_inference=AsyncInference(**d["async_inference"]) if d["deployment_mode"] == ASYNC else None,
+        batch_transform=BatchTransform(**d["batch_transform"]),
         deployment=Deployment(**d["deployment"]),
         alarms=Alarms(**d["alarms"]),
         data_capture=DataCapture(**d.get("data_capture", off["data_capture"])),
@@ -229,6 +263,20 @@ def validate(raw: Any, source: str = "params") -> Params:
             if (d.get("shadow") or {}).get("enabled")
             else None
         ),
+        api=_api(d.get("api")),
+    )
+
+
+def _api(document: dict | None) -> Api:
+    """`api` has no default of its own, so a document without it stays as it was (the default plan is unchanged)."""
+    if not document:
+        return API_OFF
+    return Api(
+        enabled=document["enabled"],
+        integration=document["integration"],
+        auth=document["auth"],
+        throttle=ApiThrottle(**document["throttle"]),
+        quota_per_day=document["quota_per_day"],
     )
 
 

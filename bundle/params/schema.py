@@ -13,7 +13,11 @@ from bundle.paths import SCHEMA_PATH
 # A property marked with the modes it applies to gets no default in the other mode, so that a key the
 # user did set there can be told apart from a default (the schema then names it as not applicable).
 MODES_KEY = "x-deployment-modes"
-REALTIME, SERVERLESS = "realtime", "serverless"
+# An optional feature whose object stays out of the document until the user sets it (its defaults then fill in):
+# the params of a deployment that does not use it, hence its plan and outputs, stay as they were before it existed.
+ABSENT_UNLESS_SET_KEY = "x-absent-unless-set"
+REALTIME, SERVERLESS, ASYNC = "realtime", "serverless", "async"
+MODES = (REALTIME, SERVERLESS, ASYNC)
 
 
 
@@ -36,7 +40,7 @@ def with_defaults(schema: dict, value: Any, mode: str | None = None, root: dict 
     filled = dict(value)
     for key, subschema in schema.get("properties", {}).items():
         applies = mode is None or mode in subschema.get(MODES_KEY, [mode])
-        if key not in filled and "default" in subschema and applies:
+        if key not in filled and "default" in subschema and applies and not subschema.get(ABSENT_UNLESS_SET_KEY):
             filled[key] = copy.deepcopy(subschema["default"])
         if key in filled:
             filled[key] = with_defaults(subschema, filled[key], root=root)
@@ -59,7 +63,7 @@ def resolved(root: dict, schema: dict) -> dict:
 def document_with_defaults(schema: dict, raw: dict) -> dict:
     """The params document as validated: defaults filled for the chosen deployment mode only."""
     mode = raw.get("deployment_mode", schema["properties"]["deployment_mode"]["default"])
-    return with_defaults(schema, raw, mode if mode in (REALTIME, SERVERLESS) else None)
+    return with_defaults(schema, raw, mode if mode in MODES else None)
 
 
 

@@ -35,12 +35,13 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
+import psutil
 
 from bundle.artifact.build import build_artifact
 from bundle.artifact.tarball import deterministic_tarball
 from bundle.paths import CONTAINER_CODE, REPO_ROOT
 from bundle.errors import BundleError
-from bundle.local.endpoint import load_artifact
+from bundle.local.endpoint import LocalEndpoint, load_artifact
 from bundle.perf.timing import KeepAliveClient, Timing, instances_body, interleaved, iris_rows, repeat
 
 BATCH_ROWS = 1000
@@ -100,6 +101,7 @@ class BenchResult:
     ping: Timing  # the HTTP round trip alone: the floor under every request
     single_row: Timing
     batch: Overhead
+    cpu: CpuOverhead  # the same comparison in CPU time: what the worker spends, however busy the machine
     throughput: list[Throughput]
     defaults_single_row: Timing  # the image's default handlers (SDK defaults), same worker
     defaults_batch: Timing
@@ -108,6 +110,7 @@ class BenchResult:
         document = asdict(self)
         document["batch"]["ratio"] = round(self.batch.ratio, 3)
         document["batch"]["added_ms"] = round(self.batch.added_ms, 3)
+        document["cpu"]["ratio"] = round(self.cpu.ratio, 3)
         return document
 
 
@@ -122,6 +125,47 @@ def measure_overhead(url: str, estimator, rows: np.ndarray, requests: int, warmu
     finally:
         client.close()
     return Overhead(len(rows), measured["served"], measured["bare"])
+
+
+@dataclass(frozen=True)
+class CpuOverhead:
+    """CPU seconds per request in the serving worker processes against CPU seconds of the bare predict_proba.
+
+    CPU time is what the work costs, not how long it waited for a core: a busy machine stretches wall
+    times (and their ratio), not this. Read through psutil, over many requests (the clock ticks are 10 ms)."""
+
+    rows: int
+    requests: int
+    served_cpu_ms: float
+    bare_cpu_ms: float
+
+    @property
+    def ratio(self) -> float:
+        return self.served_cpu_ms / self.bare_cpu_ms
+
+
+def measure_cpu_overhead(url: str, worker_pids: list[int], estimator, rows: np.ndarray, requests: int, warmup: int = 5) -> CpuOverhead:
+    body = instances_body(rows)
+    workers = [psutil.Process(pid) for pid in worker_pids]
+
+    def cpu_seconds() -> float:
+        return sum(sum(w.cpu_times()[:2]) for w in workers)  # user + system
+
+    client = KeepAliveClient(url)
+    try:
+        for _ in range(warmup):
+            client.post(body)
+        start = cpu_seconds()
+        for _ in range(requests):
+            client.post(body)
+        served = (cpu_seconds() - start) / requests
+    finally:
+        client.close()
+    start = time.process_time()
+    for _ in range(requests):
+        estimator.predict_proba(rows)
+    bare = (time.process_time() - start) / requests
+    return CpuOverhead(len(rows), requests, served * 1e3, bare * 1e3)
 
 
 def measure_throughput(url: str, body: bytes, rows_per_request: int, clients: int, requests_per_client: int, rounds: int) -> Throughput:
@@ -157,23 +201,11 @@ def measure_throughput(url: str, body: bytes, rows_per_request: int, clients: in
 
 
 @contextmanager
-def endpoint_process(artifact_path: Path, timeout: float = 60.0) -> Iterator[str]:
-    """`python -m bundle serve --port 0` in its own process; yields the URL of the image's worker behind it."""
-    command = [sys.executable, "-m", "bundle", "serve", "--port", "0", "--artifact", str(artifact_path)]
-    server = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        started = server.stdout.readline()  # the serve command prints one JSON line once it listens
-        if not started:
-            raise BundleError(f"the local endpoint exited with {server.wait(timeout)} before serving")
-        yield json.loads(started)["worker_url"]
-    finally:
-        server.terminate()  # SIGTERM: serve shuts down cleanly
-        try:
-            server.wait(timeout)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        server.stdout.close()
+def endpoint_process(artifact_path: Path) -> Iterator[LocalEndpoint]:
+    """The local endpoint with one gunicorn worker per CPU, as the image runs; requests go to the worker itself
+    (its own processes), so the benchmark's client threads never share an interpreter with the server."""
+    with LocalEndpoint(artifact_path, port=0, workers=os.cpu_count() or 1) as endpoint:
+        yield endpoint
 
 
 # --- the parts ------------------------------------------------------------------------------------
@@ -224,7 +256,8 @@ def sdk_defaults_artifact(artifact_path: Path, into: Path) -> Path:
 def bench_sdk_defaults(artifact_path: Path, rows: np.ndarray, config: "BenchConfig") -> tuple[Timing, Timing]:
     """1-row and 1000-row JSON-array requests to the same worker serving the image's default handlers."""
     with tempfile.TemporaryDirectory(prefix="bundle-bench-defaults-") as scratch:
-        with endpoint_process(sdk_defaults_artifact(artifact_path, Path(scratch))) as url:
+        with endpoint_process(sdk_defaults_artifact(artifact_path, Path(scratch))) as endpoint:
+            url = endpoint.worker_url
             client = KeepAliveClient(url)
             one, batch = json.dumps(rows[:1].tolist()).encode(), json.dumps(rows.tolist()).encode()
             actions = {"one": lambda: client.post(one), "batch": lambda: client.post(batch)}
@@ -243,7 +276,8 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
     progress("model_fn")
     load, estimator = bench_model_fn(artifact.path, config.model_fn_runs)
     rows = iris_rows(BATCH_ROWS)
-    with endpoint_process(artifact.path) as url:
+    with endpoint_process(artifact.path) as endpoint:
+        url = endpoint.worker_url
         progress("ping and single-row requests")
         client = KeepAliveClient(url)
         one = instances_body(rows[:1])
@@ -252,6 +286,7 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
         client.close()
         progress(f"{BATCH_ROWS}-row batches against the bare model")
         batch = measure_overhead(url, estimator, rows, config.batch_requests)
+        cpu = measure_cpu_overhead(url, endpoint.worker.worker_pids(), estimator, rows, config.batch_requests)
         progress("throughput")
         body = instances_body(rows)
         throughput = [
@@ -261,7 +296,7 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
     progress("the image's default handlers (SDK defaults)")
     defaults_one, defaults_batch = bench_sdk_defaults(artifact.path, rows, config)
     return BenchResult(
-        machine_info(), cold, cached, plan, load, measured["ping"], measured["one"], batch, throughput, defaults_one, defaults_batch
+        machine_info(), cold, cached, plan, load, measured["ping"], measured["one"], batch, cpu, throughput, defaults_one, defaults_batch
     )
 
 
@@ -294,6 +329,7 @@ def table(result: BenchResult) -> str:
         (f"{batch.rows}-row bare predict_proba", *ms(batch.bare)),
         (f"serving overhead ({batch.rows} rows): HTTP / bare", f"{batch.ratio:.2f}x", "", str(batch.served.runs)),
         (f"serving overhead ({batch.rows} rows): HTTP - bare", f"{batch.added_ms:.3f} ms", "", str(batch.served.runs)),
+        (f"CPU per {batch.rows}-row request: worker / bare", f"{result.cpu.ratio:.2f}x", f"{result.cpu.served_cpu_ms:.2f} / {result.cpu.bare_cpu_ms:.2f} ms", str(result.cpu.requests)),
     ]
     for t in result.throughput:
         rows.append((f"{batch.rows}-row batches, {t.clients} client(s)", f"{t.rows_per_s:,.0f} rows/s", "", f"{t.rounds} round(s)"))

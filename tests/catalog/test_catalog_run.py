@@ -12,9 +12,6 @@ import pytest
 from bundle.ops import aws
 from bundle.ops.aws import AssumedRole
 from bundle.catalog.endpoint_artifact import artifact_problems
-from bundle.local.emulator import EmulatedDeployment
-from bundle.params.rules import validate
-from bundle.local.plan import evaluate
 from bundle.ops.smoke import Expected, run_smoke
 from conftest import REPO
 
@@ -61,22 +58,6 @@ def test_catalog_run_names_every_problem_and_exits_2(tmp_path):
 
 
 # --- the smoke test's session --------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def plan():
-    return evaluate(validate({}))
-
-
-@pytest.fixture(scope="module")
-def outputs(plan):
-    return plan.outputs
-
-
-@pytest.fixture(scope="module")
-def deployment(plan, artifact):
-    with EmulatedDeployment(plan, artifact.path) as emulated:
-        yield emulated
 
 
 @pytest.fixture

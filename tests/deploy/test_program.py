@@ -8,7 +8,7 @@ import pytest
 
 from bundle.params.rules import validate
 from bundle.local.plan import PROJECT, evaluate, plan_document
-from tokens import ALARM, BUCKET, CONFIG, CUSTOM, DASHBOARD, ENDPOINT, HARDENING, KMS, MODEL, OBJECT, POLICY, ROLE, ROLE_POLICY, TARGET
+from tokens import ALARM, BUCKET, CONFIG, CUSTOM, DASHBOARD, ENDPOINT, HARDENING, KMS, LIFECYCLE, MODEL, OBJECT, POLICY, ROLE, ROLE_POLICY, TARGET
 
 VPC = {"subnet_ids": ["subnet-0a1b2c3d", "subnet-4e5f6a7b"], "security_group_ids": ["sg-0123abcd"]}
 
@@ -23,7 +23,7 @@ def policy_statements(evaluation):
 
 
 def test_default_creates_the_full_graph_under_one_component(default):
-    expected = [BUCKET, *HARDENING, OBJECT, ROLE, ROLE_POLICY, MODEL, CONFIG, ENDPOINT, TARGET, POLICY, ALARM, ALARM, DASHBOARD]
+    expected = [BUCKET, *HARDENING, LIFECYCLE, OBJECT, ROLE, ROLE_POLICY, MODEL, CONFIG, ENDPOINT, TARGET, POLICY, ALARM, ALARM, DASHBOARD]
     assert sorted(r.type for r in default.resources) == sorted(expected)
     assert {r.parent for r in default.resources} == {"iris-endpoint"}
 

@@ -45,6 +45,9 @@ SCENARIOS = {
         "variants": [{"name": "challenger", "model": "s3://team-models/xgb/v1/model.tar.gz", "weight": 1, "autoscaling": {"max_capacity": 3}}],
     },
     "shadow": {"data_capture": {"enabled": True, "sampling_percentage": 100}, "shadow": {"enabled": True}},
+    "async-scale-to-zero-batch": {"deployment_mode": "async", "autoscaling": {"min_capacity": 0}, "batch_transform": {"enabled": True}},
+    "api-direct-iam": {"api": {"enabled": True}},
+    "api-lambda-key": {"api": {"enabled": True, "integration": "lambda", "auth": "api_key", "quota_per_day": 1000}},
 }
 
 
@@ -205,3 +208,45 @@ def test_guide_code_block_runs(deployments, tmp_path, scenario, block):
     command = ["bash", "-euo", "pipefail", "-c", block.code] if block.language == "bash" else [sys.executable, "-c", block.code]
     result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, f"block {block.index} under '{block.heading}' failed:\n{block.code}\n--- output ---\n{result.stdout}{result.stderr}"
+
+
+def test_async_and_batch_sections_appear_only_when_they_apply():
+    _, outputs, asynchronous = RENDERED["async-scale-to-zero-batch"]
+    _, _, default = RENDERED["poc-autoscaling"]
+    _, _, serverless = RENDERED["serverless"]
+    assert "python -m bundle invoke-async" in asynchronous and "invoke_endpoint_async" in asynchronous
+    assert "invoke_endpoint(" not in asynchronous and "bundle smoke --endpoint" not in asynchronous.split("## Updating the Model")[0]
+    assert "scales to zero" in asynchronous and outputs["async_inference"]["wake_policy"] in asynchronous
+    assert "ApproximateBacklogSizePerInstance" in asynchronous and "SageMakerVariantInvocationsPerInstance" not in asynchronous
+    assert outputs["async_inference"]["alarms"]["oldest_request_age"] in asynchronous
+    assert "## Batch transform" in asynchronous and outputs["batch_transform"]["input_location"] in asynchronous
+    for other in (default, serverless):
+        assert "invoke-async" not in other and "## Batch transform" not in other and "ApproximateBacklogSize" not in other
+        assert "invoke_endpoint(" in other
+def test_rest_api_sections_appear_only_with_the_api_and_name_its_outputs():
+    _, _, default = RENDERED["poc-autoscaling"]
+    _, direct_outputs, direct = RENDERED["api-direct-iam"]
+    _, keyed_outputs, keyed = RENDERED["api-lambda-key"]
+    assert "## The REST API" not in default and "execute-api" not in default
+    assert direct_outputs["api"]["invocations_url"] in direct and "--aws-sigv4" in direct and "SigV4Auth" in direct
+    assert '"Action": "execute-api:Invoke"' in direct and direct_outputs["api"]["method_arn"] in direct
+    assert "x-api-key" not in direct and "get-api-key" not in direct
+    assert keyed_outputs["api"]["api_key_id"] in keyed and "get-api-key" in keyed and "1000 requests a day" in keyed
+    assert "--aws-sigv4" not in keyed and keyed_outputs["api"]["function_name"] in keyed
+    assert direct_outputs["api"]["access_log_group"] in direct and "the access log group" in direct
+
+
+def test_callers_policy_rollback_cost_and_teardown_sections():
+    _, outputs, default = RENDERED["poc-autoscaling"]
+    _, _, serverless = RENDERED["serverless"]
+    _, _, keyed = RENDERED["api-lambda-key"]
+    assert '"Action": [\n        "sagemaker:InvokeEndpoint"' in default and outputs["endpoint"]["endpoint_arn"] in default
+    assert "### Rolling back by hand" in default and f"({600} s of\n   waiting in all)" in default
+    assert "git revert" in default
+    cost = default[default.index("## What it costs per hour") : default.index("## Updating the Model")]
+    assert "No AWS price source could be reached" in cost and "`ml.m5.large`" in cost and "`4` × P" in cost
+    assert "$" not in cost.replace("$(", ""), "no price is invented"
+    assert "up to twice the instances (`2` × P" in cost
+    assert "3072 MB, per second" in serverless and "provisioned concurrency | `2`" in serverless
+    assert "Lambda (https://aws.amazon.com/lambda/pricing/)" in keyed and "REST API | requests per hour" in keyed
+    assert "The REST API goes with it" in keyed and "The REST API goes with it" not in default

@@ -34,12 +34,22 @@ COMBINATIONS = {
     "custom-model-capture-into-bundle-bucket": {**CUSTOM, "data_capture": {"enabled": True}},
     "capture-elsewhere": {"data_capture": {"enabled": True, "destination_s3_uri": "s3://audit-bucket/captured"}},
     "bucket-deleted-on-destroy": {"delete_bucket_on_destroy": True},
+    "async-scale-to-zero-topics-batch": {
+        "deployment_mode": "async",
+        "autoscaling": {"min_capacity": 0},
+        "async_inference": {"notification_email": "ops@example.com"},
+        "batch_transform": {"enabled": True},
+    },
+    "async-fixed-fleet": {"deployment_mode": "async", "autoscaling": {"enabled": False}},
     "serverless-on-demand": {"deployment_mode": "serverless"},
     "serverless-provisioned-topic": {"deployment_mode": "serverless", "serverless": {"provisioned_concurrency": 1}, "alarms": {"topic_arn": TOPIC}},
     "serverless-custom-model": {"deployment_mode": "serverless", **CUSTOM},
     "ab-variants-no-capture": {"variants": [{"name": "challenger", "weight": 2}]},
     "ab-variants-custom-primary-capture": {**CUSTOM, "data_capture": {"enabled": True}, "variants": [{"name": "b", "autoscaling": {"enabled": False}}]},
     "shadow": {"data_capture": {"enabled": True}, "shadow": {"enabled": True, "model": "s3://team-models/iris/v3/model.tar.gz"}},
+    "api-direct-iam": {"api": {"enabled": True}},
+    "api-lambda-key-quota": {"api": {"enabled": True, "integration": "lambda", "auth": "api_key", "quota_per_day": 1000}},
+    "api-direct-key-serverless": {"deployment_mode": "serverless", "api": {"enabled": True, "auth": "api_key"}},
 }
 
 

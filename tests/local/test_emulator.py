@@ -26,6 +26,12 @@ SCENARIOS = {
         "alarms": {"email": "ops@example.com", "model_latency_percentile": "p90", "model_latency_threshold_ms": 250},
     },
     "serverless-provisioned": {"deployment_mode": "serverless", "serverless": {"memory_size_mb": 3072, "provisioned_concurrency": 2}},
+    "async-scale-to-zero-topics-batch": {
+        "deployment_mode": "async",
+        "autoscaling": {"min_capacity": 0},
+        "async_inference": {"success_topic_arn": "arn:aws:sns:us-east-1:123456789012:ok", "error_topic_arn": "arn:aws:sns:us-east-1:123456789012:failed"},
+        "batch_transform": {"enabled": True},
+    },
     "custom-vpc-no-autoscaling": {
         "model_source": "custom-s3",
         "custom_model_s3_uri": "s3://my-models/iris/model.tar.gz",
@@ -93,6 +99,13 @@ def test_moto_holds_the_planned_endpoint_configuration(emulated):
         assert got.get("KmsKeyId") == capture.get("kmsKeyId")
     else:
         assert not described.get("DataCaptureConfig"), "moto answers {} when there is none"
+    asynchronous = planned.inputs.get("asyncInferenceConfig")
+    if asynchronous:
+        output = described["AsyncInferenceConfig"]["OutputConfig"]
+        assert output["S3OutputPath"] == asynchronous["outputConfig"]["s3OutputPath"]
+        assert output["S3FailurePath"] == asynchronous["outputConfig"]["s3FailurePath"]
+        assert output["NotificationConfig"]["SuccessTopic"] == asynchronous["outputConfig"]["notificationConfig"]["successTopic"]
+        assert described["AsyncInferenceConfig"]["ClientConfig"]["MaxConcurrentInvocationsPerInstance"] == 2
 
 
 def test_moto_holds_the_planned_autoscaling(emulated):
@@ -105,9 +118,18 @@ def test_moto_holds_the_planned_autoscaling(emulated):
     assert [(t["ResourceId"], t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [
         (t.inputs["resourceId"], t.inputs["minCapacity"], t.inputs["maxCapacity"]) for t in planned_targets
     ]
-    assert [(p["PolicyName"], p["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]) for p in policies] == [
-        (p.inputs["name"], p.inputs["targetTrackingScalingPolicyConfiguration"]["targetValue"]) for p in planned_policies
+    assert [(p["PolicyName"], p["PolicyType"], p.get("TargetTrackingScalingPolicyConfiguration", {}).get("TargetValue")) for p in policies] == [
+        (p.inputs["name"], p.inputs["policyType"], p.inputs.get("targetTrackingScalingPolicyConfiguration", {}).get("targetValue")) for p in planned_policies
     ]
+    for policy in policies:  # async: the customized backlog metric, and the step that wakes the fleet from zero
+        want = next(p.inputs for p in planned_policies if p.inputs["name"] == policy["PolicyName"])
+        custom = want.get("targetTrackingScalingPolicyConfiguration", {}).get("customizedMetricSpecification")
+        if custom:
+            got = policy["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"]
+            assert (got["MetricName"], got["Namespace"], got["Statistic"]) == (custom["metricName"], custom["namespace"], custom["statistic"])
+        if "stepScalingPolicyConfiguration" in want:
+            (step,) = policy["StepScalingPolicyConfiguration"]["StepAdjustments"]
+            assert (step["MetricIntervalLowerBound"], step["ScalingAdjustment"]) == (0.0, 1)
 
 
 def test_only_the_documented_calls_are_left_out(emulated):
@@ -115,3 +137,40 @@ def test_only_the_documented_calls_are_left_out(emulated):
     operations = {r.operation for r in deployment.requests()}
     assert set(NOT_REPLAYED) <= {"PutBucketPolicy"}
     assert ("PutBucketPolicy" in operations) == bool(PLANS[name].outputs["bucket"])
+
+
+@pytest.mark.parametrize("api", [{"auth": "api_key"}, {"integration": "lambda", "auth": "api_key"}, {"integration": "lambda"}])
+def test_the_rest_front_is_replayed_where_moto_can_and_skipped_with_a_reason_where_not(api):
+    from bundle.local.requests import NOT_EMULATED
+
+    plan = evaluate(validate({"api": {"enabled": True, **api}}))
+    requests = api_requests(plan.resources, b"model")
+    replayed = {r.resource for r in requests}
+    for resource in plan.resources:
+        if resource.type.startswith("pulumi:"):
+            continue
+        assert (resource.name in replayed) != (resource.type in NOT_EMULATED), resource.name
+        assert resource.type not in NOT_EMULATED or len(NOT_EMULATED[resource.type]) > 40, "each skip says why"
+    operations = {(r.operation, r.params.get("logGroupName")) for r in requests}
+    assert ("CreateLogGroup", plan.outputs["api"]["access_log_group"]) in operations
+    assert ("PutRetentionPolicy", plan.outputs["api"]["access_log_group"]) in operations
+
+
+def test_the_emulated_api_key_has_the_planned_id_and_the_local_front_checks_its_value(artifact):
+    import json
+    import urllib.error
+    import urllib.request
+
+    plan = evaluate(validate({"api": {"enabled": True, "auth": "api_key"}}))
+    with EmulatedDeployment(plan, artifact.path) as deployment:
+        key = deployment.client("apigateway").get_api_key(apiKey=plan.outputs["api"]["api_key_id"], includeValue=True)
+        url = deployment.env()["API_URL"]
+        body = b'{"instances": [[5.1, 3.5, 1.4, 0.2]]}'
+        headers = {"Content-Type": "application/json", "x-api-key": key["value"]}
+        with urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers), timeout=30) as answer:
+            assert json.loads(answer.read())["predictions"] == [0]
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(url, data=body, headers={**headers, "x-api-key": "not-the-key"}), timeout=30)
+        assert refused.value.code == 403
+        log_groups = deployment.client("logs").describe_log_groups(logGroupNamePrefix="/aws/apigateway/")["logGroups"]
+        assert [(g["logGroupName"], g.get("retentionInDays")) for g in log_groups] == [(plan.outputs["api"]["access_log_group"], 30)]

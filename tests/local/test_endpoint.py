@@ -14,17 +14,11 @@ import pytest
 
 from bundle.ops import aws
 from bundle.ops.examples import expected_classes, instances_request
-from conftest import REPO
+from conftest import REPO, http_request
 
 
 def raw(endpoint, method, path, body=b"", headers=None):
-    url = urlparse(endpoint.url)
-    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
-    connection.request(method, path, body=body, headers=headers or {})
-    response = connection.getresponse()
-    payload = response.read()
-    connection.close()
-    return response.status, response.getheader("Content-Type"), payload
+    return http_request(endpoint.url, method, path, body, headers, timeout=10)
 
 
 def test_binds_to_loopback_by_default(endpoint):

@@ -8,27 +8,18 @@ front (the runtime API clients use). A broken handler import, or any hook that r
 """
 from __future__ import annotations
 
-import http.client
 import json
-from urllib.parse import urlparse
 
 import pytest
 
 from bundle.ops import aws
+from conftest import http_request
 from corpus import CORPUS, CSV, JSON, Case, ids
 
 
 def post(url: str, case: Case, path: str = "/invocations") -> tuple[int, str, bytes]:
-    address = urlparse(url)
-    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
-    headers = {"Content-Type": case.content_type}
-    if case.accept is not None:
-        headers["Accept"] = case.accept
-    connection.request("POST", path, body=case.body, headers=headers)
-    response = connection.getresponse()
-    body = response.read()
-    connection.close()
-    return response.status, response.getheader("Content-Type"), body
+    headers = {"Content-Type": case.content_type, **({"Accept": case.accept} if case.accept is not None else {})}
+    return http_request(url, "POST", path, case.body, headers)
 
 
 @pytest.mark.parametrize("case", CORPUS, ids=ids(CORPUS))
@@ -81,27 +72,17 @@ def test_npy_as_the_sdk_sends_it_predicts_like_json_in_the_worker(endpoint):
     assert json.loads(from_npy) == json.loads(from_json)
 
 
-def raw(url: str, method: str, path: str, body: bytes = b"", headers: dict | None = None) -> tuple[int, str, bytes]:
-    address = urlparse(url)
-    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
-    connection.request(method, path, body=body, headers=headers or {})
-    response = connection.getresponse()
-    payload = response.read()
-    connection.close()
-    return response.status, response.getheader("Content-Type"), payload
-
-
 @pytest.mark.parametrize(
     "method, path, status",
     [("GET", "/invocations", 405), ("GET", "/endpoints/iris-test/invocations", 405), ("POST", "/predict", 404), ("PUT", "/invocations", 405), ("DELETE", "/ping", 405)],
 )
 def test_the_front_answers_a_wrong_method_or_path_with_4xx_json(endpoint, method, path, status):
-    got, content_type, body = raw(endpoint.url, method, path, b"{}", {"Content-Type": JSON})
+    got, content_type, body = http_request(endpoint.url, method, path, b"{}", {"Content-Type": JSON})
     assert 400 <= got < 500 and content_type == JSON, body
     assert json.loads(body)["message"]
 
 
 def test_the_worker_itself_answers_a_wrong_path_with_an_html_404(endpoint):
     """What the image's Flask app does without the front: the reason the front answers these itself."""
-    status, content_type, _ = raw(endpoint.worker_url, "POST", "/predict", b"{}")
+    status, content_type, _ = http_request(endpoint.worker_url, "POST", "/predict", b"{}")
     assert (status, content_type) == (404, "text/html; charset=utf-8")

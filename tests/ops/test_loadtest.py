@@ -1,4 +1,5 @@
-"""The load test against the local endpoint (loopback only), briefly: a tiny ramp, bounded by time."""
+"""The load test against the local endpoint (loopback only), briefly: a tiny ramp whose steps end after a fixed
+number of requests (the clock only bounds them), so a busy machine changes the rates, never the verdicts."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ import time
 import pytest
 
 from bundle.ops import aws
+from bundle.ops.client import EndpointClient
 from bundle.cli import main
 from bundle.errors import BundleError
 from bundle.ops.loadtest import LoadTestConfig, check_target, run_loadtest, run_step
@@ -17,14 +19,16 @@ from conftest import REPO
 
 
 def config(endpoint, **overrides) -> LoadTestConfig:
-    values = dict(endpoint_name="iris-test", region="us-east-1", endpoint_url=endpoint.url, ramp=(1, 2), duration_per_step_s=0.4)
+    values = dict(
+        endpoint_name="iris-test", region="us-east-1", endpoint_url=endpoint.url, ramp=(1, 2), duration_per_step_s=60, max_requests_per_step=30
+    )
     return LoadTestConfig(**{**values, **overrides})
 
 
 def test_recommendation_is_the_safety_factor_times_the_best_sustainable_rate(endpoint):
     started = time.perf_counter()
     result = run_loadtest(config(endpoint, latency_goal_ms=1000, safety_factor=0.5))
-    assert time.perf_counter() - started < 10, "two 0.4 s steps must stop by themselves"
+    assert time.perf_counter() - started < 120, "two steps of 30 requests must stop by themselves"
     assert [s.concurrency for s in result.steps] == [1, 2]
     for step in result.steps:
         assert step.errors == 0 and step.requests > 0
@@ -50,8 +54,8 @@ def test_an_unreachable_goal_gives_no_recommendation_and_stops_the_ramp(endpoint
 
 def test_errors_during_a_step_are_counted_and_make_it_unsustainable(endpoint):
     bad = config(endpoint, latency_goal_ms=1000, body='{"instances": [[1, 2]]}')
-    client = aws.client("sagemaker-runtime", bad.region, endpoint_url=bad.endpoint_url, max_attempts=1)
-    step = run_step([client], bad)
+    runtime = aws.client("sagemaker-runtime", bad.region, endpoint_url=bad.endpoint_url, max_attempts=1)
+    step = run_step([EndpointClient(bad.endpoint_name, runtime=runtime, not_ready_attempts=1)], bad)
     assert step.errors == step.requests > 0 and step.first_error == "ModelError"
     assert not step.sustainable
 
@@ -66,7 +70,8 @@ def test_cli_prints_the_table_and_writes_json(endpoint, tmp_path):
     body.write_text("5.1,3.5,1.4,0.2\n")
     result = subprocess.run(
         [sys.executable, "-m", "bundle", "loadtest", "--endpoint", "iris-test", "--endpoint-url", endpoint.url,
-         "--ramp", "1", "--duration-per-step", "0.3", "--latency-goal-ms", "1000", "--json", str(out),
+         # Ends after 40 requests, however slow the machine: the step's length is bounded by count, not by a clock.
+         "--ramp", "1", "--duration-per-step", "60", "--max-requests-per-step", "40", "--latency-goal-ms", "1000", "--json", str(out),
          "--body", str(body), "--content-type", "text/csv"],
         cwd=REPO, capture_output=True, text=True, timeout=60,
     )

@@ -9,28 +9,9 @@ import sys
 import pytest
 
 from bundle.ops import aws
-from bundle.local.emulator import EmulatedDeployment
 from bundle.names import SCALABLE_DIMENSION, SCALING_METRIC, scaling_policy_name
-from bundle.params.rules import validate
-from bundle.local.plan import evaluate
 from bundle.ops.smoke import Expected, run_smoke
 from conftest import REPO
-
-
-@pytest.fixture(scope="module")
-def plan():
-    return evaluate(validate({}))
-
-
-@pytest.fixture(scope="module")
-def outputs(plan):
-    return plan.outputs
-
-
-@pytest.fixture(scope="module")
-def deployment(plan, artifact):
-    with EmulatedDeployment(plan, artifact.path) as emulated:
-        yield emulated
 
 
 @pytest.fixture
@@ -68,39 +49,31 @@ def test_autoscaling_expected_off_but_registered_fails(aws_env, outputs):
     assert not check.ok and "is registered but the stack has autoscaling off" in check.detail
 
 
-def test_a_scaling_policy_that_drifted_from_the_stack_fails(aws_env, outputs):
-    """Someone changed the policy by hand (or another stack did): the target value is not the stack's."""
+def put_policy(deployment, outputs, target_value: float) -> None:
     scaling = outputs["autoscaling"]
-    aws_env.client("application-autoscaling").put_scaling_policy(
+    deployment.client("application-autoscaling").put_scaling_policy(
         PolicyName=scaling_policy_name(outputs["endpoint"]["endpoint_name"]),
         ServiceNamespace="sagemaker",
         ResourceId=scaling["resource_id"],
         ScalableDimension=SCALABLE_DIMENSION,
         PolicyType="TargetTrackingScaling",
         TargetTrackingScalingPolicyConfiguration={
-            "TargetValue": 123.0,
+            "TargetValue": target_value,
             "PredefinedMetricSpecification": {"PredefinedMetricType": SCALING_METRIC},
             "ScaleInCooldown": scaling["scale_in_cooldown"],
             "ScaleOutCooldown": scaling["scale_out_cooldown"],
         },
     )
+
+
+def test_a_scaling_policy_that_drifted_from_the_stack_fails(aws_env, outputs):
+    """Someone changed the policy by hand (or another stack did): the target value is not the stack's."""
+    put_policy(aws_env, outputs, 123.0)
     try:
         check = by_name(run_smoke(Expected.from_outputs(outputs)))["autoscaling policy"]
         assert not check.ok and "target 123.0" in check.detail and "stack expects" in check.detail
     finally:  # the module's deployment is shared: put the stack's policy back
-        aws_env.client("application-autoscaling").put_scaling_policy(
-            PolicyName=scaling_policy_name(outputs["endpoint"]["endpoint_name"]),
-            ServiceNamespace="sagemaker",
-            ResourceId=scaling["resource_id"],
-            ScalableDimension=SCALABLE_DIMENSION,
-            PolicyType="TargetTrackingScaling",
-            TargetTrackingScalingPolicyConfiguration={
-                "TargetValue": float(scaling["target_invocations_per_instance"]),
-                "PredefinedMetricSpecification": {"PredefinedMetricType": SCALING_METRIC},
-                "ScaleInCooldown": scaling["scale_in_cooldown"],
-                "ScaleOutCooldown": scaling["scale_out_cooldown"],
-            },
-        )
+        put_policy(aws_env, outputs, float(outputs["autoscaling"]["target_invocations_per_instance"]))
     assert run_smoke(Expected.from_outputs(outputs)).ok
 
 

@@ -91,7 +91,7 @@ SERVERLESS = {"deployment_mode": "serverless"}
         ({**SERVERLESS, "serverless": {"memory_size_mb": 1500}}, "serverless.memory_size_mb", "1 GB steps"),
         ({**SERVERLESS, "serverless": {"max_concurrency": 201}}, "serverless.max_concurrency", "greater than the maximum of 200"),
         ({"serverless": {"memory_size_mb": 2048}}, "serverless", "apply only with deployment_mode serverless"),
-        ({"deployment_mode": "batch"}, "deployment_mode", 'must be one of ["realtime", "serverless"]'),
+        ({"deployment_mode": "batch"}, "deployment_mode", 'must be one of ["realtime", "serverless", "async"]'),
         # guardrails
         ({"deployment": {"strategy": "CANARY"}}, "deployment.strategy", "needs at least 2 instances (initial_instance_count is 1)"),
         ({"deployment": {"strategy": "ROLLING"}}, "deployment.strategy", 'must be one of ["ALL_AT_ONCE", "CANARY", "LINEAR"]'),
@@ -253,7 +253,7 @@ def test_messages_speak_json_and_suggest_the_nearest_key(raw, path, message):
 
 def test_a_wrong_mode_is_one_error_not_two():
     assert [str(p) for p in problems_in({"deployment_mode": "Serverless", "instance_type": "ml.m5.large"})] == [
-        'deployment_mode: must be one of ["realtime", "serverless"] (got "Serverless")'
+        'deployment_mode: must be one of ["realtime", "serverless", "async"] (got "Serverless")'
     ]
 
 

@@ -61,6 +61,9 @@ def test_the_name_rule_is_botocores():
         ({"deployment_mode": "serverless", "shadow": {"enabled": True}}, "shadow", "real-time endpoints only"),
         ({"deployment_mode": "serverless", "variants": [{"name": "b"}]}, "variants", "real-time endpoints only"),
         ({"deployment_mode": "serverless", "variant_weight": 2}, "variant_weight", "one variant"),
+        # AWS allows neither extra production variants nor a shadow on asynchronous endpoints (shared FACTS.md).
+        ({"deployment_mode": "async", "shadow": {"enabled": True}}, "shadow", "not on asynchronous ones"),
+        ({"deployment_mode": "async", "variants": [{"name": "b"}]}, "variants", "not on asynchronous ones"),
     ],
 )
 def test_refusals_name_the_field_and_the_rule(raw, path, words):
