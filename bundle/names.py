@@ -54,8 +54,10 @@ class AlarmNames:
         return [self.invocation_5xx, self.model_latency]
 
 
-def alarm_names(endpoint_name: str) -> AlarmNames:
-    return AlarmNames(f"{endpoint_name}-invocation-5xx", f"{endpoint_name}-model-latency")
+def alarm_names(endpoint_name: str, variant_name: str | None = None) -> AlarmNames:
+    """The primary's alarms keep the endpoint's names; an extra variant's are named by it too."""
+    base = f"{endpoint_name}-{variant_name}" if variant_name else endpoint_name
+    return AlarmNames(f"{base}-invocation-5xx", f"{base}-model-latency")
 
 
 def dashboard_name(endpoint_name: str) -> str:

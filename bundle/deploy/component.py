@@ -21,13 +21,13 @@ the stable endpoint name, autoscaling registered after the endpoint, blue/green 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
 from bundle.artifact.image import REPOSITORY, serving_image
-from bundle.deploy import api, async_inference, batch_transform, capture, endpoint, iam, model, observability, scaling, storage
+from bundle.deploy import api, async_inference, batch_transform, capture, endpoint, iam, model, observability, scaling, storage, variants
 from bundle.deploy.hook_identity import ProviderSettings
 from bundle.deploy.model import ModelArtifact, MultiModelPackage
 from bundle.deploy.rollout import endpoint_options, scaling_hook
@@ -42,6 +42,9 @@ class EndpointArgs:
     params: Params
     artifact: ModelArtifact | None  # None for model_source custom-s3 or a multi-model endpoint
     multi_model: MultiModelPackage | None = None  # a multi-model endpoint's models and handlers
+    artifact: ModelArtifact | None  # None for model_source custom-s3: nothing is built or uploaded
+    # A/B and shadow variants: every recipe's artifact they serve, by recipe name (the default's is `artifact`).
+    recipe_artifacts: dict = field(default_factory=dict)
     # Whom the update hook acts as: the provider's credential settings (the stack's aws:* config, or the catalog
     # connection's role). The default follows the ambient credentials.
     identity: ProviderSettings = ProviderSettings()
@@ -110,6 +113,18 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             self.capture_destination.apply(lambda d: capture.landing_prefix(d, p.endpoint_name)) if self.capture_destination else None
         )
 
+        # A/B variants and the shadow (issue 12): the data of every other distinct model (a recipe is uploaded once).
+        uploaded = {p.primary_model: self.model_data} if p.builds_poc_model else {}
+        other_data = {
+            m: variants.model_data_for(m, self.bucket, args.recipe_artifacts, uploaded, p.endpoint_name, self.environment.partition, tags, self)
+            for m in p.models[1:]
+        }
+        readable = (
+            pulumi.Output.all(self.model_data.readable_arn, *(d.readable_arn for d in other_data.values())).apply(lambda arns: list(dict.fromkeys(arns)))
+            if other_data
+            else self.model_data.readable_arn
+        )
+
         # Asynchronous inference: where requests are read and results written, who is notified.
         asynchronous = async_inference.AsyncSettings(p.endpoint_name, p.async_inference, p.kms_key_arn) if p.is_async else None
         self.async_locations = async_inference.locations(asynchronous, self.bucket_name) if asynchronous else None
@@ -128,7 +143,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         # Who the endpoint runs as, and what it serves.
         self.execution = iam.create_execution_role(
             iam.RoleGrants(p.endpoint_name, p.kms_key_arn, captured.key, p.vpc),
-            self.model_data.readable_arn,
+            readable,
             self.capture_prefix,
             self.environment,
             tags,
@@ -152,9 +167,22 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             depends_on=[self.execution.policy],
             region=self.environment.region,
         )
+        # One Model per other distinct model (A/B, shadow), named by the model it serves.
+        self.variant_models = {p.primary_model: self.model}
+        for m, data in other_data.items():
+            self.variant_models[m] = model.create_model(
+                model.ModelSettings(p.endpoint_name, p.enable_network_isolation, p.vpc),
+                self.execution.role.arn,
+                self.environment.image.registry_path,
+                data,
+                tags,
+                self,
+                depends_on=[self.execution.policy],
+                suffix=variants.model_suffix(m),
+            )
         self.config = endpoint.create_endpoint_config(
             p.endpoint_name,
-            endpoint.VariantSettings(p.variant_name, p.instance_type, p.initial_instance_count, p.serverless),
+            endpoint.VariantSettings(p.variant_name, p.instance_type, p.initial_instance_count, p.serverless, p.variant_weight),
             self.model.name,
             p.kms_key_arn,
             capture.data_capture_config(captured, self.capture_destination) if self.capture_destination else None,
@@ -162,6 +190,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             self,
             # Captured data and async results land only in a hardened bucket.
             depends_on=self.bucket.hardening if self.bucket and (captured.into_bundle_bucket or asynchronous) else [],
+            extra_variants=[variants.variant_args(variants.sized(v), self.variant_models[v.model].name) for v in p.variants],
+            shadow_variants=[variants.shadow_args(variants.sized(p.shadow), self.variant_models[p.shadow.model].name)] if p.shadow else None,
             async_inference=(
                 async_inference.async_inference_config(asynchronous, self.async_locations, self.async_topics) if asynchronous else None
             ),
@@ -169,13 +199,23 @@ class SageMakerEndpoint(pulumi.ComponentResource):
 
         # The alarms first: the endpoint's rollout names them, and SageMaker checks them when an update starts.
         self.observability = observability.create_observability(
-            observability.Watched(p.endpoint_name, p.variant_name, p.alarms, p.serverless, p.async_inference, p.is_multi_model),
+            observability.Watched(
+                p.endpoint_name,
+                p.variant_name,
+                p.alarms,
+                p.serverless,
+                extra_variants=tuple(v.name for v in p.variants),
+                shadow_variant=p.shadow.name if p.shadow else None,
+                asynchronous=p.async_inference,
+                multi_model=p.is_multi_model,
+            ),
             self,
             tags,
             self.environment.region,
             self.environment.partition,
         )
-        hook = scaling_hook(p.endpoint_name, p.variant_name, args.identity) if p.autoscaling.enabled else None
+        scaled = [v.name for v in p.production_variants if v.autoscaling.enabled]
+        hook = scaling_hook(p.endpoint_name, scaled if len(scaled) > 1 else scaled[0], args.identity) if scaled else None
         self.endpoint = endpoint.create_endpoint(
             p.endpoint_name,
             self.config.name,
@@ -186,11 +226,20 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         )
         self.autoscaling = (
             scaling.create_autoscaling(
-                p.autoscaling, p.endpoint_name, p.variant_name, self.endpoint, self.config.name, self, p.async_inference, tags
+                p.autoscaling, p.endpoint_name, p.variant_name, self.endpoint, self.config.name, self, asynchronous=p.async_inference, tags=tags
             )
             if p.autoscaling.enabled
             else None
         )
+        # Each autoscaled extra variant: its own scalable target and policy.
+        self.variant_scaling = {
+            v.name: scaling.create_autoscaling(
+                v.autoscaling, p.endpoint_name, v.name, self.endpoint, self.config.name, self,
+                names=(variants.scaling_target_name(p.endpoint_name, v.name), variants.scaling_policy_logical_name(p.endpoint_name, v.name), f"{p.endpoint_name}-{v.name}-invocations-per-instance"),
+            )  # fmt: skip
+            for v in p.variants
+            if v.autoscaling.enabled
+        }
         # The optional REST front (api.py): nothing is created unless api.enabled.
         self.api = api.create_rest_front(p.api, p.endpoint_name, self.endpoint.arn, self.environment, tags, self) if p.api.enabled else None
 

@@ -22,6 +22,7 @@ class VariantSettings:
     instance_type: str
     initial_instance_count: int
     serverless: Serverless | None  # memory and concurrency instead of instances
+    weight: float = 1.0  # InitialVariantWeight (variant_weight)
 
 
 def production_variant(variant: VariantSettings, model_name: pulumi.Input[str]) -> aws.sagemaker.EndpointConfigurationProductionVariantArgs:
@@ -37,7 +38,7 @@ def production_variant(variant: VariantSettings, model_name: pulumi.Input[str]) 
     else:
         sizing = dict(instance_type=variant.instance_type, initial_instance_count=variant.initial_instance_count)
     return aws.sagemaker.EndpointConfigurationProductionVariantArgs(
-        variant_name=variant.variant_name, model_name=model_name, initial_variant_weight=1.0, **sizing
+        variant_name=variant.variant_name, model_name=model_name, initial_variant_weight=variant.weight, **sizing
     )
 
 
@@ -50,11 +51,14 @@ def create_endpoint_config(
     tags: dict,
     parent: pulumi.Resource,
     depends_on: list[pulumi.Resource],
+    extra_variants: list | None = None,  # A/B: more EndpointConfigurationProductionVariantArgs (bundle/deploy/variants.py)
+    shadow_variants: list | None = None,  # EndpointConfigurationShadowProductionVariantArgs
     async_inference: aws.sagemaker.EndpointConfigurationAsyncInferenceConfigArgs | None = None,
 ) -> aws.sagemaker.EndpointConfiguration:
     return aws.sagemaker.EndpointConfiguration(
         logical_name(endpoint_name, "config"),
-        production_variants=[production_variant(variant, model_name)],
+        production_variants=[production_variant(variant, model_name), *(extra_variants or [])],
+        shadow_production_variants=shadow_variants or None,
         # Serverless endpoints have no ML storage volume to encrypt.
         kms_key_arn=(kms_key_arn or None) if variant.serverless is None else None,
         data_capture_config=data_capture,

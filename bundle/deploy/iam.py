@@ -31,7 +31,7 @@ class ExecutionRole:
 
 def create_execution_role(
     grants: RoleGrants,
-    readable: pulumi.Output[str],
+    readable: pulumi.Output[str] | pulumi.Output[list],
     capture_prefix: pulumi.Output[str] | None,
     environment,  # bundle.deploy.component.AwsEnvironment
     tags: dict,
@@ -77,7 +77,8 @@ def execution_policy(
     requests and write results under their prefixes only (bundle/deploy/async_inference.py)."""
     log_group = f"arn:{partition}:logs:{region}:{account}:log-group:{log_group_name(grants.endpoint_name)}"
     statements = [
-        {"Sid": "ReadModelArtifact", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": readable if isinstance(readable, list) else [readable]},
+        # Every variant's model (A/B, shadow): a list of readable ARNs; one model: the one.
+        {"Sid": "ReadModelArtifact", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": list(readable) if isinstance(readable, list) else [readable]},
         # GetAuthorizationToken has no resource-level permissions: AWS requires "*" for it alone.
         {"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": ["*"]},
         {

@@ -138,18 +138,19 @@ def multi_model_data(
 
 
 def uploaded_model_data(
-    bucket: BundleBucket, artifact: ModelArtifact, endpoint_name: str, partition: pulumi.Output[str], tags: dict, parent: pulumi.Resource
+    bucket: BundleBucket, artifact: ModelArtifact, endpoint_name: str, partition: pulumi.Output[str], tags: dict, parent: pulumi.Resource,
+    recipe: str | None = None,  # another recipe than the default (A/B, shadow): its own object
 ) -> ModelData:
     """The POC artifact, uploaded into the hardened bucket under its content-addressed key."""
     obj = aws.s3.BucketObjectv2(
-        MODEL_OBJECT_NAME,
+        f"{MODEL_OBJECT_NAME}-{recipe}" if recipe else MODEL_OBJECT_NAME,
         bucket=bucket.bucket.id,
         key=artifact.key,
         source=pulumi.FileAsset(str(artifact.path)),
         content_type="application/gzip",
         tags=tags,
         opts=pulumi.ResourceOptions(
-            parent=parent, depends_on=bucket.hardening, aliases=[pulumi.Alias(name=logical_name(endpoint_name, "model-artifact"))]
+            parent=parent, depends_on=bucket.hardening, aliases=[] if recipe else [pulumi.Alias(name=logical_name(endpoint_name, "model-artifact"))]
         ),
     )
     return ModelData(
@@ -194,6 +195,7 @@ def create_model(
     parent: pulumi.Resource,
     depends_on: list[pulumi.Resource],
     region: pulumi.Output[str] | None = None,  # a multi-model endpoint's: where the image downloads its handlers from
+    suffix: str = "model",  # another variant's model: bundle/deploy/variants.py model_suffix
 ) -> aws.sagemaker.Model:
     vpc = settings.vpc
     if settings.multi_model_cache is not None:
@@ -209,7 +211,7 @@ def create_model(
             image=image_uri, model_data_url=data.url, environment={**MODEL_ENVIRONMENT, **dict(settings.extra_environment)}
         )
     return aws.sagemaker.Model(
-        logical_name(settings.endpoint_name, "model"),
+        logical_name(settings.endpoint_name, suffix),
         execution_role_arn=role_arn,
         primary_container=container,
         enable_network_isolation=settings.network_isolation,

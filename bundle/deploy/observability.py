@@ -35,8 +35,14 @@ class Watched:
     variant_name: str
     alarms: Alarms
     serverless: Serverless | None  # None: real-time instances
+    extra_variants: tuple[str, ...] = ()  # A/B: more production variants, each with its own alarms
+    shadow_variant: str | None = None  # graphed next to the production variant; not alarmed (callers never see its answers)
     asynchronous: AsyncInference | None = None  # deployment_mode async: queue metrics instead of invocations
     multi_model: bool = False  # a multi-model endpoint: its cache, loading and loaded-model metrics too
+
+    @property
+    def graphed_variants(self) -> tuple[str, ...]:
+        return (self.variant_name, *self.extra_variants, *([self.shadow_variant] if self.shadow_variant else []))
 
 
 @dataclass(frozen=True)
@@ -136,16 +142,22 @@ class EndpointQueueMetrics:
 @dataclass(frozen=True)
 class Observability:
     alarms: list[aws.cloudwatch.MetricAlarm]
-    names: AlarmNames
+    names: AlarmNames  # the primary variant's
     topic_arn: pulumi.Output[str] | None
     dashboard: aws.cloudwatch.Dashboard
     dashboard_url: pulumi.Output[str]
+    variant_names: tuple[tuple[str, AlarmNames], ...] = ()  # the extra production variants' alarms, by variant
     async_names: AsyncAlarmNames | None = None  # deployment_mode async
 
     def rollback_alarm_names(self) -> list[str]:
-        """The alarms that can fire because of a new fleet: model errors, latency and, for async, failed requests.
-        Not the queue's: a backlog or an old request (a fleet waking from zero) says nothing of the new model."""
-        return self.names.all() + ([self.async_names.invocation_failures] if self.async_names else [])
+        """The alarms that can fire because of a new fleet: every production variant's model errors and latency and,
+        for async, failed requests. Not the queue's: a backlog or an old request (a fleet waking from zero) says
+        nothing of the new model."""
+        return (
+            self.names.all()
+            + [n for _, names in self.variant_names for n in names.all()]
+            + ([self.async_names.invocation_failures] if self.async_names else [])
+        )
 
 
 def create_observability(
@@ -154,7 +166,6 @@ def create_observability(
     child = pulumi.ResourceOptions(parent=parent)
     topic_arn = _alarm_topic(w, tags, child)
     names = alarm_names(w.endpoint_name)
-    metrics = VariantMetrics(w.endpoint_name, w.variant_name)
     actions = [topic_arn] if topic_arn is not None else []
     common = dict(
         period=w.alarms.period_seconds,
@@ -166,10 +177,37 @@ def create_observability(
         tags=tags,
         opts=child,
     )
+    errors, latency = _variant_alarms(w, w.variant_name, names, "", common)
+    alarms = [errors, latency]
+    variant_names = []
+    for variant in w.extra_variants:
+        extra = alarm_names(w.endpoint_name, variant)
+        alarms += _variant_alarms(w, variant, extra, f"-{variant}", common)
+        variant_names.append((variant, extra))
+    async_names = None
+    if w.asynchronous is not None:
+        async_names = async_alarm_names(w.endpoint_name)
+        alarms += async_alarms(w, async_names, VariantMetrics(w.endpoint_name, w.variant_name), common)
+    body = dashboard_body if not (w.extra_variants or w.shadow_variant) else variants_dashboard_body
+    dashboard = aws.cloudwatch.Dashboard(
+        logical_name(w.endpoint_name, "dashboard"),
+        dashboard_name=dashboard_name(w.endpoint_name),
+        dashboard_body=pulumi.Output.all(region, *(a.arn for a in alarms)).apply(
+            lambda v: json.dumps(body(w, v[0], list(v[1:])), sort_keys=True)
+        ),
+        opts=child,
+    )
+    url = pulumi.Output.all(partition, region).apply(lambda v: dashboard_url(v[0], v[1], dashboard_name(w.endpoint_name)))
+    return Observability(alarms, names, topic_arn, dashboard, url, tuple(variant_names), async_names)
+
+
+def _variant_alarms(w: Watched, variant: str, names: AlarmNames, suffix: str, common: dict) -> list[aws.cloudwatch.MetricAlarm]:
+    """One variant's 5XX and latency alarms; the primary's keep their logical names (suffix "")."""
+    metrics = VariantMetrics(w.endpoint_name, variant)
     errors = aws.cloudwatch.MetricAlarm(
-        logical_name(w.endpoint_name, "alarm-5xx"),
+        logical_name(w.endpoint_name, "alarm-5xx") + suffix,
         name=names.invocation_5xx,
-        alarm_description=f"{w.endpoint_name}/{w.variant_name}: model errors (HTTP 5XX). Rolls back a deployment in progress.",
+        alarm_description=f"{w.endpoint_name}/{variant}: model errors (HTTP 5XX). Rolls back a deployment in progress.",
         **metrics.alarm_source("Invocation5XXErrors"),
         statistic="Sum",
         comparison_operator="GreaterThanOrEqualToThreshold",
@@ -177,10 +215,10 @@ def create_observability(
         **common,
     )
     latency = aws.cloudwatch.MetricAlarm(
-        logical_name(w.endpoint_name, "alarm-latency"),
+        logical_name(w.endpoint_name, "alarm-latency") + suffix,
         name=names.model_latency,
         alarm_description=(
-            f"{w.endpoint_name}/{w.variant_name}: ModelLatency {w.alarms.model_latency_percentile} above "
+            f"{w.endpoint_name}/{variant}: ModelLatency {w.alarms.model_latency_percentile} above "
             f"{w.alarms.model_latency_threshold_ms:g} ms. Rolls back a deployment in progress."
         ),
         **metrics.alarm_source("ModelLatency"),
@@ -191,21 +229,7 @@ def create_observability(
         evaluate_low_sample_count_percentiles="ignore",
         **common,
     )
-    alarms = [errors, latency]
-    async_names = None
-    if w.asynchronous is not None:
-        async_names = async_alarm_names(w.endpoint_name)
-        alarms += async_alarms(w, async_names, metrics, common)
-    dashboard = aws.cloudwatch.Dashboard(
-        logical_name(w.endpoint_name, "dashboard"),
-        dashboard_name=dashboard_name(w.endpoint_name),
-        dashboard_body=pulumi.Output.all(region, *(a.arn for a in alarms)).apply(
-            lambda v: json.dumps(dashboard_body(w, v[0], list(v[1:])), sort_keys=True)
-        ),
-        opts=child,
-    )
-    url = pulumi.Output.all(partition, region).apply(lambda v: dashboard_url(v[0], v[1], dashboard_name(w.endpoint_name)))
-    return Observability(alarms, names, topic_arn, dashboard, url, async_names)
+    return [errors, latency]
 
 
 def async_alarms(w: Watched, names: AsyncAlarmNames, metrics: VariantMetrics, common: dict) -> list[aws.cloudwatch.MetricAlarm]:
@@ -368,3 +392,24 @@ def realtime_widgets(w: Watched, m: VariantMetrics, region: str, threshold: dict
             ),
         ]
     return widgets
+
+
+def variants_dashboard_body(w: Watched, region: str, alarm_arns: list[str]) -> dict:
+    """Several variants (A/B, or a shadow): each graph has one line per variant, so they read side by side."""
+    variants = w.graphed_variants
+    metrics = [VariantMetrics(w.endpoint_name, v) for v in variants]
+    stat = w.alarms.model_latency_percentile
+    latency: list = []
+    for i, m in enumerate(metrics):
+        hidden, shown = m.latency_ms("ModelLatency", stat, f"model{i}")
+        latency += [hidden, [{**shown[0], "label": f"{m.variant_name}: ModelLatency {stat} (ms)"}]]
+    widgets = [
+        _graph("Invocations per variant (per minute): the traffic split", [m.invocations(stat="Sum", label=m.variant_name) for m in metrics], region),
+        _graph("5XX errors per variant (alarmed per production variant)", [m.errors_5xx(stat="Sum", label=m.variant_name) for m in metrics], region),
+        _graph("4XX errors per variant (client input)", [m.errors_4xx(stat="Sum", label=m.variant_name) for m in metrics], region),
+        _graph(f"Model latency per variant (ms, {stat})", latency, region),
+        _graph("Instances per variant (CPUUtilization samples per minute)", [m.instance("CPUUtilization", stat="SampleCount", label=m.variant_name) for m in metrics], region),
+        {"type": "alarm", "properties": {"title": "Alarms of every production variant (they roll back a deployment in progress)", "alarms": alarm_arns}},
+    ]
+    width, height = 12, 6
+    return {"widgets": [{**g, "x": (i % 2) * width, "y": (i // 2) * height, "width": width, "height": height} for i, g in enumerate(widgets)]}

@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 
 from bundle.ops import aws as bundle_aws
-from bundle.artifact.build import build_artifact
+from bundle.artifact.recipes import recipe_artifact
 from bundle.catalog.connections import Connections
 from bundle.catalog.endpoint_artifact import endpoint_artifact
 from bundle.catalog.inputs import resolve_inputs
@@ -26,6 +26,7 @@ from bundle.names import log_group_name, scaling_resource_id, wake_policy_name
 from bundle.params.model import Params
 from bundle.deploy.redact import alarm_email_output, public_params
 from bundle.deploy.rollout import deployment_summary
+from bundle.deploy.variants import variants_output
 
 
 def multi_model_package(params: Params) -> MultiModelPackage:
@@ -127,6 +128,9 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
     }
     if front:  # the REST front (bundle/deploy/api.py): only when api.enabled, so the default outputs stay as they were
         outputs["api"] = front
+    # A/B variants and the shadow (issue 12): only when there are several, so the one-variant stack exports as before.
+    if params.has_several_variants:
+        outputs["variants"] = variants_output(params, endpoint)
     return outputs
 
 
@@ -162,14 +166,21 @@ def define_stack(params: Params, connections: Connections | None = None) -> dict
     bundle_aws.use_role(role)
     opts = pulumi.ResourceOptions(providers={"aws": assuming_provider(role)}) if role else None
     artifact = package = None
+    recipes = {}  # every recipe a variant serves (A/B, shadow), the primary's POC model included
+    for name in params.builds_recipes:
+        built = recipe_artifact(name, image_version=params.serving_image_version)
+        recipes[name] = ModelArtifact(path=built.path, sha256=built.sha256)
     if params.builds_poc_model:
-        built = build_artifact(image_version=params.serving_image_version)
-        artifact = ModelArtifact(path=built.path, sha256=built.sha256)
+        artifact = recipes[params.primary_model]
     if params.is_multi_model:
         package = multi_model_package(params)
     # The update hook acts as the provider does: the stack's aws:* credential settings, or the connection's role.
     identity = ProviderSettings.from_config(pulumi.Config("aws").get).with_role(role)
-    endpoint = SageMakerEndpoint(params.endpoint_name, EndpointArgs(params=params, artifact=artifact, identity=identity, multi_model=package), opts=opts)
+    endpoint = SageMakerEndpoint(
+        params.endpoint_name,
+        EndpointArgs(params=params, artifact=artifact, identity=identity, multi_model=package, recipe_artifacts=recipes),
+        opts=opts,
+    )
     outputs = stack_outputs(params, endpoint, artifact)
     # The guide is rendered from the real outputs once AWS knows them (strictly: a missing value fails the update).
     public = {k: v for k, v in outputs.items() if k != "alarm_email"}  # a secret input would make the guide secret

@@ -101,7 +101,7 @@ def moves_to_another_config(args: pulumi.ResourceHookArgs) -> bool:
     return old != new
 
 
-def before_update_deregistering(variant_name: str, autoscaling_client: Callable[[str], Any]) -> Callable[[pulumi.ResourceHookArgs], None]:
+def before_update_deregistering(variant_name: str | list[str], autoscaling_client: Callable[[str], Any]) -> Callable[[pulumi.ResourceHookArgs], None]:
     """The hook's body: `autoscaling_client(endpoint_arn)` gives an Application Auto Scaling client in the endpoint's
     region, once it has checked that it acts in the endpoint's account and the stack's region (bundle/deploy/hook_identity.py)."""
 
@@ -109,14 +109,16 @@ def before_update_deregistering(variant_name: str, autoscaling_client: Callable[
         if not moves_to_another_config(args):
             return  # tags or guardrail settings only: no new fleet, nothing for AWS to refuse
         outputs = args.old_outputs or {}
-        resource_id = scaling_resource_id(outputs["name"], variant_name)
-        if deregister_scaling(autoscaling_client(outputs["arn"]), resource_id):
-            pulumi.log.info(f"deregistered {resource_id} from autoscaling for the update; it is registered again after it")
+        client = autoscaling_client(outputs["arn"])
+        for name in [variant_name] if isinstance(variant_name, str) else variant_name:  # every autoscaled variant
+            resource_id = scaling_resource_id(outputs["name"], name)
+            if deregister_scaling(client, resource_id):
+                pulumi.log.info(f"deregistered {resource_id} from autoscaling for the update; it is registered again after it")
 
     return before_update
 
 
-def scaling_hook(endpoint_name: str, variant_name: str, provider: ProviderSettings) -> pulumi.ResourceHook:
+def scaling_hook(endpoint_name: str, variant_name: str | list[str], provider: ProviderSettings) -> pulumi.ResourceHook:
     """The Endpoint's before_update hook. It runs in the program's process with the provider's credential settings
     (bundle/deploy/hook_identity.py), in the endpoint's region and account only; an error stops the update before
     UpdateEndpoint is called."""

@@ -44,11 +44,17 @@ def create_autoscaling(
     endpoint: aws.sagemaker.Endpoint,
     config_name: pulumi.Output[str],
     parent: pulumi.Resource,
+    names: tuple[str, str, str] | None = None,  # (target, policy, policy name) of an extra variant; None: the primary's
     asynchronous: AsyncInference | None = None,
     tags: dict | None = None,
 ) -> VariantScaling:
-    target = aws.appautoscaling.Target(
+    target_name, policy_logical, policy_name = names or (
         logical_name(endpoint_name, "scaling-target"),
+        logical_name(endpoint_name, "scaling-policy"),
+        scaling_policy_name(endpoint_name),
+    )
+    target = aws.appautoscaling.Target(
+        target_name,
         service_namespace=SERVICE_NAMESPACE,
         resource_id=endpoint.name.apply(lambda name: scaling_resource_id(name, variant_name)),
         scalable_dimension=SCALABLE_DIMENSION,
@@ -61,8 +67,8 @@ def create_autoscaling(
     tracking = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs
     metric = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs
     policy = aws.appautoscaling.Policy(
-        logical_name(endpoint_name, "scaling-policy"),
-        name=scaling_policy_name(endpoint_name),
+        policy_logical,
+        name=policy_name,
         policy_type="TargetTrackingScaling",
         service_namespace=target.service_namespace,
         resource_id=target.resource_id,

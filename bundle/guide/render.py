@@ -74,6 +74,17 @@ def guide_flags(params: Params, outputs: dict) -> dict[str, Any]:
         "async_topics": bool((outputs.get("async_inference") or {}).get("success_topic_arn") or (outputs.get("async_inference") or {}).get("error_topic_arn")),
         "batch": bool(outputs.get("batch_transform")),
         **api_flags(outputs),
+        # A/B variants and the shadow (issue 12): the first extra variant is the guide's challenger.
+        **_variant_flags(params),
+    }
+
+
+def _variant_flags(params: Params) -> dict[str, Any]:
+    return {
+        "ab_variants": bool(params.variants),
+        "challenger": params.variants[0].name if params.variants else False,
+        "shadow_variant": params.shadow is not None,
+        "expect_weights": " ".join(f"--expect-weight {v.name}={v.weight:g}" for v in params.production_variants) if params.variants else False,
     }
 
 

@@ -53,6 +53,8 @@ class EmulatedDeployment:
         self.multi_model = outputs.get("multi_model")  # a multi-model endpoint: its prefix, models and handlers
         self._moto: ThreadedMotoServer | None = None
         self._local: LocalEndpoint | None = None
+        self._flusher = None  # A/B and shadow: writes what the local front records into moto
+        self._scratch = None
 
     @property
     def moto_url(self) -> str:
@@ -84,14 +86,14 @@ class EmulatedDeployment:
         # moto's state is per process: start every deployment from an empty account.
         urllib.request.urlopen(urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST"), timeout=10).read()
         # An asynchronous stack's endpoint answers InvokeEndpointAsync, reading and writing S3 in this moto; with the
-        # REST front, the local endpoint serves its contract too (an API key's value is known once replayed).
-        # A multi-model endpoint: the image's multi-model server, each model fetched from the prefix in moto's S3 on its
-        # first call, as SageMaker does.
+        # REST front, the local endpoint serves its contract too (an API key's value is known once replayed). A multi-model
+        # endpoint: the image's multi-model server, each model fetched from the prefix in moto's S3 on its first call, as
+        # SageMaker does. A/B and shadow variants: every variant served by its own image worker (_variant_serving).
         rest = RestSettings("iam") if (self.outputs.get("api") or {}).get("auth") == "iam" else None
         self._local = LocalEndpoint(
             None if self.multi_model else self.artifact, port=0, endpoint_name=self.endpoint_name,
             async_config=AsyncConfig.from_outputs(self.outputs), region=self.region, s3_endpoint_url=self.moto_url,
-            rest_settings=rest, multi_model=self._multi_model_source(),
+            rest_settings=rest, multi_model=self._multi_model_source(), **self._variant_serving(),
         ).start()  # fmt: skip
         try:
             self._create_resources()
@@ -101,10 +103,14 @@ class EmulatedDeployment:
         return self
 
     def __exit__(self, *exc) -> None:
+        if self._flusher is not None:
+            self._flusher.stop()
         if self._local is not None:
             self._local.stop()
         if self._moto is not None:
             self._moto.stop()
+        if self._scratch is not None:
+            self._scratch.cleanup()
 
     def client(self, service: str):
         return aws.client(service, self.region, endpoint_url=self.moto_url, max_attempts=1)
@@ -149,6 +155,12 @@ class EmulatedDeployment:
             s3.create_bucket(Bucket=bucket)
             s3.put_object(Bucket=bucket, Key=key, Body=self.artifact.read_bytes())
             planned_buckets.add(bucket)
+        for url in self._variant_archives():  # A/B and shadow variants' own archives (s3:// models)
+            bucket, key = split_s3_uri(url)
+            if bucket not in planned_buckets:
+                s3.create_bucket(Bucket=bucket)
+                planned_buckets.add(bucket)
+            s3.put_object(Bucket=bucket, Key=key, Body=self.artifact.read_bytes())
         capture = out["data_capture"]
         if capture["enabled"]:
             bucket, _ = split_s3_uri(capture["destination"])
@@ -207,3 +219,90 @@ class EmulatedDeployment:
         value = f"emulated-{planned}"[-128:].ljust(20, "0")  # API Gateway wants 20 to 128 characters
         moto_id_manager.set_custom_id(ApigwApiKeyIdentifier(DEFAULT_ACCOUNT_ID, self.region, value), planned)
         return dataclasses.replace(request, params={**request.params, "value": value})
+
+    # --- A/B variants and the shadow (issue 12) ------------------------------------------------------------------
+    # The plan's requests create every variant's Model, the configuration's variants and shadow, the targets and
+    # alarms. The local endpoint serves every variant with the image's worker; a model given as an s3:// URI has no
+    # artifact here, so the emulator serves the bundle's artifact under that variant's name (a copy: its own worker).
+    # moto stores no ShadowProductionVariants (accepted, then dropped): DescribeEndpoint shows no shadow here.
+
+    def _variant_serving(self) -> dict:
+        import shutil
+        import tempfile
+
+        from bundle.artifact.recipes import recipe_artifact
+        from bundle.local.endpoint import LocalVariant
+        from bundle.params.variant_models import resolve_model
+
+        v = self.outputs.get("variants")
+        if not v:
+            return {}  # one variant: served and emulated as before
+        recorder = self._recorder()
+        self._scratch = tempfile.TemporaryDirectory(prefix="bundle-variants-")
+        paths = {v["production"][0]["model"]: self.artifact}
+
+        def artifact_for(model: str) -> Path:
+            if model not in paths:
+                ref = resolve_model(model)
+                if ref.recipe:  # a recipe: its own packaged artifact
+                    paths[model] = recipe_artifact(ref.recipe, image_version=self.outputs["params"]["serving_image_version"]).path
+                else:  # the user's archive is not here: the bundle's artifact stands in, under its own worker
+                    paths[model] = Path(self._scratch.name) / f"model-{len(paths)}.tar.gz"
+                    shutil.copyfile(self.artifact, paths[model])
+            return paths[model]
+
+        primary, *others = v["production"]
+        shadow = v.get("shadow")
+        return {
+            "variant_name": primary["name"],
+            "variant_weight": primary["weight"],
+            "variants": tuple(LocalVariant(o["name"], artifact_for(o["model"]), o["weight"]) for o in others),
+            "shadow": LocalVariant(shadow["name"], artifact_for(shadow["model"]), shadow["weight"]) if shadow else None,
+            "recorder": recorder,
+        }
+
+    def _recorder(self):
+        """What SageMaker records of each call (captured data, per-variant metrics), written into moto every second."""
+        from bundle.local.variants import Recorder
+
+        capture = self.outputs["data_capture"]
+        destination = capture["destination"].rstrip("/").rsplit("/", 1)[0] if capture["enabled"] else None
+        recorder = Recorder(
+            self.endpoint_name, destination, capture["sampling_percentage"] or 100, self.client("s3"), self.client("cloudwatch")
+        )
+        self._flusher = _Flusher(recorder)
+        return recorder
+
+    def flush(self) -> None:
+        """Write what the local endpoint recorded into moto now (it also does so every second)."""
+        if self._flusher is not None:
+            self._flusher.recorder.flush()
+
+    def _variant_archives(self) -> list[str]:
+        """The s3:// archives variants name: the user brings them (the plan's Models refer to them)."""
+        v = self.outputs.get("variants") or {}
+        models = [x["model"] for x in [*v.get("production", [])[1:], *([v["shadow"]] if v.get("shadow") else [])]]
+        return list(dict.fromkeys(m for m in models if m.startswith("s3://") and m != self.outputs["model_data_url"]))
+
+
+class _Flusher:
+    """Flushes a Recorder into moto every `interval` seconds, and once more when stopped."""
+
+    def __init__(self, recorder, interval: float = 1.0):
+        import threading
+
+        self.recorder = recorder
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+        self._thread.start()
+
+    def _run(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.recorder.flush()
+            except Exception:  # moto stopping under us: the last flush in stop() reports nothing either
+                pass
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()

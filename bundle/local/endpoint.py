@@ -54,6 +54,7 @@ from bundle.paths import CONTAINER_CODE, IMAGE_PYTHON
 from bundle.artifact.tarball import unpack_artifact
 from bundle.errors import BundleError
 from bundle.names import MODEL_ENVIRONMENT
+from bundle.local.variants import INVOKED_VARIANT_HEADER, Recorder, Route, Router, timed, unknown_variant_message
 from bundle.api.contract import REST_PATH
 from bundle.local import rest
 
@@ -292,23 +293,39 @@ class _FrontServer(ThreadingHTTPServer):
 
     def __init__(
         self, address, worker_url: str, endpoint_name: str | None, variant_name: str, timeout: int, access_log: bool,
-        rest_settings: "rest.RestSettings | None" = None, max_concurrency: int | None = None, router=None,
+        router: Router | None = None, recorder: Recorder | None = None,
+        rest_settings: "rest.RestSettings | None" = None, max_concurrency: int | None = None, models=None,
     ):  # fmt: skip
         super().__init__(address, _FrontHandler)
+        self.timeout_seconds = timeout
         self.rest = rest_settings
-        self.router = router  # a multi-model endpoint's MultiModelRouter, or None
+        self.models = models  # a multi-model endpoint's MultiModelRouter (TargetModel), or None
         # Like a serverless endpoint's MaxConcurrency: invocations beyond it are throttled (429), not queued.
         self.invocation_slots = threading.BoundedSemaphore(max_concurrency) if max_concurrency else None
-        host, port = worker_url.rsplit("/", 1)[-1].rsplit(":", 1)
-        self.pool = urllib3.HTTPConnectionPool(
-            host, int(port), maxsize=MAX_CONNECTIONS, block=False, retries=False,
-            timeout=urllib3.Timeout(connect=5.0, read=timeout + 5),
-        )  # fmt: skip
+        self.pool = self._pool(worker_url)
+        # A/B and shadow (bundle/local/variants.py): one worker per distinct artifact, a pool per worker.
+        self.router = router or Router([Route(variant_name, 1.0, worker_url)])
+        routes = [*self.router.production.values(), *([self.router.shadow] if self.router.shadow else [])]
+        self.pools = {worker_url: self.pool, **{r.worker_url: self._pool(r.worker_url) for r in routes if r.worker_url != worker_url}}
+        self.recorder = recorder
         self.endpoint_name = endpoint_name
         self.variant_name = variant_name
         self.access_log = access_log
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self.async_invocations = None  # an AsyncInvocations when the endpoint is asynchronous
+
+    def _pool(self, url: str) -> urllib3.HTTPConnectionPool:
+        host, port = url.rsplit("/", 1)[-1].rsplit(":", 1)
+        return urllib3.HTTPConnectionPool(
+            host, int(port), maxsize=MAX_CONNECTIONS, block=False, retries=False,
+            timeout=urllib3.Timeout(connect=5.0, read=self.timeout_seconds + 5),
+        )  # fmt: skip
+
+    def _shadow_call(self, body: bytes, headers: dict) -> None:
+        shadow = self.router.shadow
+        reply, seconds = timed(lambda: self.forward("POST", "/invocations", body, headers, shadow))
+        if self.recorder is not None:
+            self.recorder.record(shadow.name, body, headers.get("Content-Type", ""), reply.status, reply.body, reply.content_type, seconds)
 
     def process_request(self, request, client_address):
         """Cap concurrent connections: one over the cap is answered 503 and closed, not queued forever."""
@@ -326,11 +343,12 @@ class _FrontServer(ThreadingHTTPServer):
         finally:
             self._slots.release()
 
-    def forward(self, method: str, path: str, body: bytes, headers: dict) -> Reply:
+    def forward(self, method: str, path: str, body: bytes, headers: dict, route: Route | None = None) -> Reply:
+        pool = self.pools[route.worker_url] if route else self.pool
         try:
-            response = self.pool.urlopen(method, path, body=body or None, headers=headers, preload_content=True)
+            response = pool.urlopen(method, path, body=body or None, headers=headers, preload_content=True)
         except urllib3.exceptions.ReadTimeoutError:
-            return _json(504, {"error": "Timeout", "message": TIMEOUT_MESSAGE.format(variant=self.variant_name)})
+            return _json(504, {"error": "Timeout", "message": TIMEOUT_MESSAGE.format(variant=route.name if route else self.variant_name)})
         except urllib3.exceptions.HTTPError as e:
             return _json(502, {"error": "WorkerUnavailable", "message": f"the model server did not answer: {e}"})
         return Reply(response.status, response.data, response.headers.get("Content-Type", "application/json"))
@@ -358,38 +376,46 @@ class _FrontServer(ThreadingHTTPServer):
             return _aws_error(400, "ValidationError", f"Endpoint {name} of account 123456789012 not found.")
         if self.async_invocations is not None:
             return _aws_error(400, "ValidationError", f"Endpoint {name} is an asynchronous endpoint: use InvokeEndpointAsync")
-        if target_variant and target_variant != self.variant_name:
-            return _aws_error(400, "ValidationError", f"Variant {target_variant} does not exist on endpoint {name}.")
+        try:
+            route = self.router.choose(target_variant)
+        except KeyError:
+            return _aws_error(400, "ValidationError", unknown_variant_message(target_variant, name))
         if self.invocation_slots is not None and not self.invocation_slots.acquire(blocking=False):
             return _aws_error(429, "ThrottlingException", "Rate exceeded: the endpoint's concurrency limit is reached.")
         try:
-            if self.router is None:
+            if self.models is None:
                 if target is not None:
                     return _aws_error(400, "ValidationError", f"Endpoint {name} is not a multi-model endpoint and does not support target model header.")
-                reply = self.forward("POST", "/invocations", body, headers)
+                if self.router.copies_to_shadow():  # a copy to the shadow; its answer reaches no caller
+                    threading.Thread(target=self._shadow_call, args=(body, headers), daemon=True).start()
+                reply, seconds = timed(lambda: self.forward("POST", "/invocations", body, headers, route))
             else:
                 if not target:
                     return _aws_error(400, "ValidationError", f"Request {uuid.uuid4()} is missing a target model header.")
                 if len(target) > TARGET_MODEL_MAX:
                     return _aws_error(400, "ValidationError", f"TargetModel has {len(target)} characters; at most {TARGET_MODEL_MAX} are allowed.")
+                started = time.perf_counter()
                 try:
-                    status, data, content_type, aws_error = self.router.invoke(target, body, headers)
+                    status, data, content_type, aws_error = self.models.invoke(target, body, headers)
                 except urllib3.exceptions.ReadTimeoutError:
                     status, data, content_type, aws_error = 504, b"", "application/json", None
                 except urllib3.exceptions.HTTPError as e:
                     status, data, content_type, aws_error = 502, json.dumps({"error": "ServerUnavailable", "message": str(e)}).encode(), "application/json", None
+                seconds = time.perf_counter() - started
                 if aws_error:
                     return _aws_error(status, aws_error, data.decode("utf-8", "replace"))
                 reply = Reply(status, data, content_type)
         finally:
             if self.invocation_slots is not None:
                 self.invocation_slots.release()
+        if self.recorder is not None:
+            self.recorder.record(route.name, body, headers.get("Content-Type", ""), reply.status, reply.body, reply.content_type, seconds)
         if reply.status == 502 and b"WorkerUnavailable" in reply.body:  # no container answered at all: SageMaker's own 5xx
             return _aws_error(503, "ServiceUnavailable", "the model container is not reachable")
         if reply.status < 400:
-            return Reply(reply.status, reply.body, reply.content_type, (("x-Amzn-Invoked-Production-Variant", self.variant_name),))
+            return Reply(reply.status, reply.body, reply.content_type, ((INVOKED_VARIANT_HEADER, route.name),))
         if reply.status == 504:  # the worker did not answer in time: AWS reports it as a server error (0)
-            status, message = 0, TIMEOUT_MESSAGE.format(variant=self.variant_name)
+            status, message = 0, TIMEOUT_MESSAGE.format(variant=route.name)
         else:
             status, message = reply.status, reply.body.decode("utf-8", "replace")
         kind = "client" if 400 <= status < 500 else "server"
@@ -397,7 +423,7 @@ class _FrontServer(ThreadingHTTPServer):
             424,
             {
                 "__type": "ModelError",
-                "message": f"Received {kind} error ({status}) from {self.variant_name} with message \"{message}\".",
+                "message": f"Received {kind} error ({status}) from {route.name} with message \"{message}\".",
                 "OriginalStatusCode": status,
                 "OriginalMessage": message,
                 "LogStreamArn": f"local:{name}",
@@ -406,6 +432,13 @@ class _FrontServer(ThreadingHTTPServer):
         )
 
 
+@dataclass(frozen=True)
+class LocalVariant:
+    """Another variant of the local endpoint (A/B, or the shadow): its name, artifact and weight."""
+
+    name: str
+    artifact: Path
+    weight: float = 1.0
 def _async_invocations(server: _FrontServer, config, region: str | None, s3_endpoint_url: str | None):
     from bundle.local.async_front import AsyncInvocations
     from bundle.ops import aws
@@ -445,6 +478,11 @@ class LocalEndpoint:
         access_log: bool = False,
         workers: int = 1,
         timeout: int = MODEL_SERVER_TIMEOUT,
+        variant_weight: float = 1.0,
+        variants: tuple[LocalVariant, ...] = (),  # more production variants (A/B)
+        shadow: LocalVariant | None = None,
+        recorder: Recorder | None = None,  # capture files and metrics into the emulator
+        seed: int | None = None,  # the routing draws (tests)
         async_config=None,  # bundle.local.async_front.AsyncConfig: answer InvokeEndpointAsync instead of InvokeEndpoint
         region: str | None = None,  # where the async front's S3 is (default AWS_REGION, else us-east-1)
         s3_endpoint_url: str | None = None,  # the async front's S3 (default: boto3's, AWS_ENDPOINT_URL honoured)
@@ -458,7 +496,7 @@ class LocalEndpoint:
             warnings.warn(f"the local endpoint listens on {host}, not a loopback address: anyone who reaches it can call the model", stacklevel=2)
         self._scratch = tempfile.TemporaryDirectory(prefix="bundle-endpoint-")
         log = (lambda line: print(line, file=sys.stderr)) if access_log else None
-        router = None
+        models = None
         try:
             if multi_model is not None:
                 from bundle.local.multi_model import MultiModelRouter, MultiModelServer
@@ -468,7 +506,7 @@ class LocalEndpoint:
                 (base / "sourcedir.tar.gz").write_bytes(multi_model.sourcedir)
                 unpack_artifact(base / "sourcedir.tar.gz", code_dir, require_code=False)
                 self.worker = MultiModelServer(base, code_dir, log=log, timeout=timeout).start()
-                router = MultiModelRouter(self.worker, multi_model.store, base / "models", multi_model.ready_timeout)
+                models = MultiModelRouter(self.worker, multi_model.store, base / "models", multi_model.ready_timeout)
             else:
                 model_dir = Path(self._scratch.name) / "model"
                 unpack_artifact(Path(artifact), model_dir)
@@ -477,12 +515,32 @@ class LocalEndpoint:
         except BaseException:
             self._scratch.cleanup()
             raise
+        # One image worker per other distinct artifact (A/B, shadow); the same artifact shares the primary's.
+        self.variant_workers: dict[Path, ImageWorker] = {Path(artifact).resolve(): self.worker} if artifact is not None else {}
+        try:
+            for other in (*variants, *([shadow] if shadow else [])):
+                key = Path(other.artifact).resolve()
+                if key not in self.variant_workers:
+                    directory = Path(self._scratch.name) / f"variant-{len(self.variant_workers)}" / "model"
+                    unpack_artifact(key, directory)
+                    self.variant_workers[key] = ImageWorker(directory, workers=workers, timeout=timeout).start()
+        except BaseException:
+            self._stop_workers()
+            self._scratch.cleanup()
+            raise
+        url_of = lambda v: self.variant_workers[Path(v.artifact).resolve()].url  # noqa: E731
+        router = Router(
+            [Route(variant_name, variant_weight, self.worker.url), *(Route(v.name, v.weight, url_of(v)) for v in variants)],
+            Route(shadow.name, shadow.weight, url_of(shadow)) if shadow else None,
+            seed=seed,
+        )
         try:
             self._server = _FrontServer(
-                (host, port), self.worker.url, endpoint_name, variant_name, timeout, access_log, rest_settings, max_concurrency, router
-            )
+                (host, port), self.worker.url, endpoint_name, variant_name, timeout, access_log,
+                router=router, recorder=recorder, rest_settings=rest_settings, max_concurrency=max_concurrency, models=models,
+            )  # fmt: skip
         except OSError as e:
-            self.worker.stop()
+            self._stop_workers()
             self._scratch.cleanup()
             raise BundleError(f"cannot listen on {host}:{port}: {e.strerror}") from None
         if async_config is not None:
@@ -529,9 +587,18 @@ class LocalEndpoint:
         if self._server.async_invocations is not None:
             self._server.async_invocations.close()
         self._server.server_close()
-        self._server.pool.close()
-        self.worker.stop()
+        for pool in self._server.pools.values():
+            pool.close()
+        self._stop_workers()
         self._scratch.cleanup()
+
+    def _stop_workers(self) -> None:
+        for worker in self.variant_workers.values():
+            worker.stop()
+
+    @property
+    def recorder(self) -> Recorder | None:
+        return self._server.recorder
 
     def __enter__(self) -> "LocalEndpoint":
         return self.start()

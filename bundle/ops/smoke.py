@@ -31,6 +31,7 @@ class Expected:
     # A multi-model endpoint's models, each invoked by TargetModel; those not built from a recipe are not Iris models.
     target_models: tuple[str, ...] = ()
     other_models: frozenset[str] = frozenset()
+    variants: tuple[str, ...] = ()  # with several production variants (A/B): every one's name, each invoked by TargetVariant
 
     @classmethod
     def from_outputs(cls, outputs: dict) -> "Expected":
@@ -45,6 +46,7 @@ class Expected:
             variant_name=outputs.get("variant_name"),
             autoscaling=outputs.get("autoscaling"),
             iris_model=params.get("model_source", "poc-sklearn") == "poc-sklearn",
+            variants=tuple(v["name"] for v in (outputs.get("variants") or {}).get("production", [])) if len(params.get("variants") or []) else (),
         )
 
 
@@ -165,6 +167,22 @@ def check_invocation(runtime, expected: Expected, report: SmokeReport, target_mo
     report.add(name, ok, detail)
 
 
+def check_variants(runtime, expected: Expected, report: SmokeReport) -> None:
+    """Several production variants: each answers when named by TargetVariant, and the answer says it did."""
+    for name in expected.variants:
+        try:
+            response = runtime.invoke_endpoint(
+                EndpointName=expected.endpoint_name, TargetVariant=name, ContentType="application/json", Body=json.dumps(instances_request())
+            )
+            result = json.loads(response["Body"].read())
+        except (ClientError, BotoCoreError, ValueError) as e:
+            report.add(f"invoke variant {name}", False, _error(e))
+            continue
+        invoked = response.get("InvokedProductionVariant")
+        ok = invoked == name and "predictions" in result
+        report.add(f"invoke variant {name}", ok, f"TargetVariant {name}: answered by {invoked}, predictions {result.get('predictions')}")
+
+
 def run_smoke(expected: Expected) -> SmokeReport:
     report = SmokeReport()
     sm = aws.client("sagemaker", expected.region)
@@ -173,4 +191,5 @@ def run_smoke(expected: Expected) -> SmokeReport:
     runtime = aws.client("sagemaker-runtime", expected.region)
     for target_model in expected.target_models or (None,):  # a multi-model endpoint: each model by its TargetModel
         check_invocation(runtime, expected, report, target_model)
+    check_variants(runtime, expected, report)
     return report

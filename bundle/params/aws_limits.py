@@ -256,7 +256,12 @@ def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws")
     else:
         variant["InstanceType"] = From(d["instance_type"], "instance_type")
         variant["InitialInstanceCount"] = From(d["initial_instance_count"], "initial_instance_count")
-    config: dict[str, Any] = {"EndpointConfigName": config_name, "ProductionVariants": [variant], "Tags": tags}
+    if not serverless:
+        variant["InitialVariantWeight"] = From(float(d.get("variant_weight", 1)), "variant_weight")
+    config: dict[str, Any] = {"EndpointConfigName": config_name, "ProductionVariants": [variant, *_extra_variants(d, model_name)], "Tags": tags}
+    shadow = d.get("shadow") or {}
+    if not serverless and shadow.get("enabled"):
+        config["ShadowProductionVariants"] = [_sized_variant(shadow, "shadow", model_name)]
     if d["kms_key_arn"] and not serverless:
         config["KmsKeyId"] = From(d["kms_key_arn"], "kms_key_arn")
     if capturing:
@@ -386,6 +391,23 @@ def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws")
     )
     requests.append(Request("cloudwatch", "PutDashboard", {"DashboardName": From(dashboard_name(d["endpoint_name"]), "endpoint_name"), "DashboardBody": '{"widgets": []}'}))
     return requests
+
+
+def _sized_variant(v: dict, where: str, model_name: From) -> dict:
+    return {
+        "VariantName": From(v["name"], f"{where}.name"),
+        "ModelName": model_name,
+        "InitialVariantWeight": From(float(v["weight"]), f"{where}.weight"),
+        "InstanceType": From(v["instance_type"], f"{where}.instance_type"),
+        "InitialInstanceCount": From(v["initial_instance_count"], f"{where}.initial_instance_count"),
+    }
+
+
+def _extra_variants(d: dict, model_name: From) -> list[dict]:
+    """A/B: the extra production variants, as CreateEndpointConfig lists them (their count checked by botocore's model too)."""
+    if d["deployment_mode"] == "serverless":
+        return []
+    return [_sized_variant(v, f"variants.{i}", model_name) for i, v in enumerate(d.get("variants") or [])]
 
 
 # --- checking a request against its operation's input shape -----------------------------------------------

@@ -119,6 +119,27 @@ class Vpc:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """A production variant: the primary (from the flat params) or one of `variants`."""
+
+    name: str
+    model: str  # a recipe name or an s3://...tar.gz URI (bundle/params/variant_models.py resolves it)
+    instance_type: str | None  # None when serverless
+    initial_instance_count: int | None  # None when serverless
+    weight: float
+    autoscaling: Autoscaling
+
+
+@dataclass(frozen=True)
+class Shadow:
+    name: str
+    model: str
+    instance_type: str
+    initial_instance_count: int
+    weight: float  # sampling weight: a copy of weight / the production variant's weight of the requests
+
+
+@dataclass(frozen=True)
 class ApiThrottle:
     rate_limit: float  # requests per second
     burst_limit: int
@@ -186,15 +207,54 @@ class Params:
     batch_transform: BatchTransform = BatchTransform(False, "", "")
     api: Api = API_OFF  # the REST front; off unless the params set api.enabled
     multi_model: MultiModel = MULTI_MODEL_OFF  # enabled is False when serverless
+    # --- A/B variants and the shadow (issue 12) ---
+    variant_weight: float = 1.0  # the primary's InitialVariantWeight
+    variants: tuple[Variant, ...] = ()  # extra production variants
+    shadow: Shadow | None = None  # None: no shadow variant
 
     @property
     def is_multi_model(self) -> bool:
         return self.multi_model.enabled
 
     @property
+    def primary_model(self) -> str:
+        """The primary's model as a variant names one: the POC recipe, or the custom archive's URI."""
+        from bundle.params.variant_models import DEFAULT_RECIPE
+
+        return DEFAULT_RECIPE if self.builds_poc_model else self.custom_model_s3_uri
+
+    @property
+    def primary(self) -> Variant:
+        return Variant(self.variant_name, self.primary_model, self.instance_type, self.initial_instance_count, self.variant_weight, self.autoscaling)
+
+    @property
+    def production_variants(self) -> tuple[Variant, ...]:
+        return (self.primary, *self.variants)
+
+    @property
+    def has_several_variants(self) -> bool:
+        return bool(self.variants) or self.shadow is not None
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Every distinct model the endpoint serves, the primary's first: one SageMaker Model each (a multi-model
+        endpoint's models are `multi_model.models`, all behind its one Model)."""
+        if self.is_multi_model:
+            return ()
+        found = [v.model for v in self.production_variants] + ([self.shadow.model] if self.shadow else [])
+        return tuple(dict.fromkeys(found))
+
+    @property
     def builds_poc_model(self) -> bool:
-        """The one POC model of a single-model endpoint (a multi-model endpoint's recipes are `multi_model.recipes`)."""
+        """The one POC model of a single-model endpoint's primary (a multi-model endpoint's recipes are `multi_model.recipes`)."""
         return self.model_source == "poc-sklearn" and not self.is_multi_model
+
+    @property
+    def builds_recipes(self) -> tuple[str, ...]:
+        """The recipes the bundle builds and uploads, for any variant (the shadow included)."""
+        from bundle.params.variant_models import resolve_model
+
+        return tuple(m for m in self.models if resolve_model(m).recipe)
 
     @property
     def is_serverless(self) -> bool:
@@ -210,12 +270,13 @@ class Params:
 
     @property
     def needs_bucket(self) -> bool:
-        """The bundle's bucket holds the POC artifact (or a multi-model endpoint's models) and, unless told otherwise,
-        captured data and async requests."""
+        """The bundle's bucket holds the POC artifact (or a multi-model endpoint's models), the variants' recipes' artifacts
+        and, unless told otherwise, captured data and async requests."""
         async_in_bucket = self.async_inference is not None and self.async_inference.uses_bundle_bucket
         return (
             self.builds_poc_model
             or self.is_multi_model
+            or bool(self.builds_recipes)
             or self.captures_into_bundle_bucket
             or async_in_bucket
             or self.batch_transform.uses_bundle_bucket

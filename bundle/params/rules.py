@@ -11,7 +11,26 @@ from typing import Any
 
 import jsonschema
 
-from bundle.params.model import API_OFF, Api, ApiThrottle, Alarms, AsyncInference, Autoscaling, BatchTransform, DataCapture, Deployment, InvalidParams, MultiModel, Params, Problem, Serverless, Vpc
+from bundle.params import variant_rules
+from bundle.params.model import (
+    API_OFF,
+    Alarms,
+    Api,
+    ApiThrottle,
+    AsyncInference,
+    Autoscaling,
+    BatchTransform,
+    DataCapture,
+    Deployment,
+    InvalidParams,
+    MultiModel,
+    Params,
+    Problem,
+    Serverless,
+    Shadow,
+    Variant,
+    Vpc,
+)
 from bundle.params.schema import ASYNC, MODES, MODES_KEY, SERVERLESS, document_with_defaults, load_schema, with_defaults
 
 
@@ -86,6 +105,7 @@ def cross_field_problems(document: dict) -> list[Problem]:
     problems: list[Problem] = []
     problems += _rollout_problems(document)
     problems += _multi_model_problems(document)
+    problems += variant_rules.variant_problems(document) + variant_rules.shadow_problems(document)
     serverless = document.get("serverless", {})
     provisioned, most = serverless.get("provisioned_concurrency"), serverless.get("max_concurrency")
     if _ints(provisioned, most) and provisioned > most:
@@ -155,6 +175,10 @@ def _multi_model_problems(document: dict) -> list[Problem]:
         problems.append(
             Problem("multi_model.enabled", "AWS does not support asynchronous inference on multi-model endpoints: use deployment_mode realtime, or set multi_model.enabled to false")
         )
+    if document.get("variants"):
+        problems.append(Problem("variants", "this bundle serves one production variant on a multi-model endpoint: remove variants, or set multi_model.enabled to false"))
+    if (document.get("shadow") or {}).get("enabled") is True:
+        problems.append(Problem("shadow.enabled", "AWS does not support shadow variants on multi-model endpoints: set shadow.enabled to false, or multi_model.enabled to false"))
     if (document.get("data_capture") or {}).get("enabled") is True:
         problems.append(
             Problem("data_capture.enabled", "AWS does not support data capture (nor Model Monitor) on multi-model endpoints: set data_capture.enabled to false, or multi_model.enabled to false")
@@ -285,6 +309,16 @@ def validate(raw: Any, source: str = "params") -> Params:
         document=d,
         delete_bucket_on_destroy=d["delete_bucket_on_destroy"],
         multi_model=_multi_model(d.get("multi_model"), off),
+        variant_weight=float(d.get("variant_weight", 1)),
+        variants=tuple(
+            Variant(v["name"], v["model"], v["instance_type"], v["initial_instance_count"], float(v["weight"]), Autoscaling(**v["autoscaling"]))
+            for v in d.get("variants", [])
+        ),
+        shadow=(
+            Shadow(**{k: v for k, v in d["shadow"].items() if k != "enabled"} | {"weight": float(d["shadow"]["weight"])})
+            if (d.get("shadow") or {}).get("enabled")
+            else None
+        ),
         api=_api(d.get("api")),
     )
 

@@ -26,11 +26,15 @@ def load_schema() -> dict:
 
 
 
-def with_defaults(schema: dict, value: Any, mode: str | None = None) -> Any:
+def with_defaults(schema: dict, value: Any, mode: str | None = None, root: dict | None = None) -> Any:
     """Fill the schema's `default`s into objects, recursively (jsonschema validates, it does not fill).
 
     With a deployment `mode`, properties marked for other modes get no default: what is left is what the user set.
     """
+    root = root if root is not None else schema
+    schema = resolved(root, schema)
+    if schema.get("type") == "array" and isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [with_defaults(schema["items"], item, root=root) for item in value]  # e.g. each of `variants`
     if schema.get("type") != "object" or not isinstance(value, dict):
         return value
     filled = dict(value)
@@ -39,8 +43,21 @@ def with_defaults(schema: dict, value: Any, mode: str | None = None) -> Any:
         if key not in filled and "default" in subschema and applies and not subschema.get(ABSENT_UNLESS_SET_KEY):
             filled[key] = copy.deepcopy(subschema["default"])
         if key in filled:
-            filled[key] = with_defaults(subschema, filled[key])
+            filled[key] = with_defaults(subschema, filled[key], root=root)
     return filled
+
+
+def resolved(root: dict, schema: dict) -> dict:
+    """A subschema with its local `$ref` (`#/properties/...`) merged in: its own keywords win."""
+    ref = schema.get("$ref") if isinstance(schema, dict) else None
+    if not ref or not ref.startswith("#/"):
+        return schema
+    target: dict = root
+    for part in ref[2:].split("/"):
+        target = target[part]
+    merged = {**resolved(root, target), **schema}
+    merged.pop("$ref")
+    return merged
 
 
 def document_with_defaults(schema: dict, raw: dict) -> dict:
@@ -50,15 +67,17 @@ def document_with_defaults(schema: dict, raw: dict) -> dict:
 
 
 
-def coerce_to_schema(schema: dict, value: Any) -> Any:
+def coerce_to_schema(schema: dict, value: Any, root: dict | None = None) -> Any:
     """Pulumi config holds strings ('4', 'true'); turn them into the schema's type where they parse."""
+    root = root if root is not None else schema
+    schema = resolved(root, schema)
     kind = schema.get("type")
     if kind == "object" and isinstance(value, dict):
         properties = schema.get("properties", {})
         extra = schema.get("additionalProperties") if isinstance(schema.get("additionalProperties"), dict) else {}
-        return {k: coerce_to_schema(properties.get(k, extra), v) for k, v in value.items()}
+        return {k: coerce_to_schema(properties.get(k, extra), v, root) for k, v in value.items()}
     if kind == "array" and isinstance(value, list):
-        return [coerce_to_schema(schema.get("items", {}), v) for v in value]
+        return [coerce_to_schema(schema.get("items", {}), v, root) for v in value]
     if isinstance(value, str) and kind in ("integer", "number", "boolean"):
         try:
             parsed = json.loads(value)
@@ -70,7 +89,7 @@ def coerce_to_schema(schema: dict, value: Any) -> Any:
             return parsed
     if kind in ("object", "array") and isinstance(value, str):
         try:
-            return coerce_to_schema(schema, json.loads(value))
+            return coerce_to_schema(schema, json.loads(value), root)
         except ValueError:
             return value
     return value

@@ -58,7 +58,7 @@ def params_from_config(get: Callable[[str], Any]) -> dict:
     for key, subschema in schema["properties"].items():
         value = get(key)
         if value is not None:
-            raw[key] = coerce_to_schema(subschema, value)
+            raw[key] = coerce_to_schema(subschema, value, schema)
     return raw
 
 

@@ -40,6 +40,12 @@ SCENARIOS = {
         "alarms": {"email": "ops@example.com"},
     },
     "serverless": {"deployment_mode": "serverless", "serverless": {"memory_size_mb": 3072, "provisioned_concurrency": 2}},
+    "ab-variants": {
+        "variant_weight": 3,
+        "data_capture": {"enabled": True, "sampling_percentage": 100},
+        "variants": [{"name": "challenger", "model": "s3://team-models/xgb/v1/model.tar.gz", "weight": 1, "autoscaling": {"max_capacity": 3}}],
+    },
+    "shadow": {"data_capture": {"enabled": True, "sampling_percentage": 100}, "shadow": {"enabled": True}},
     "async-scale-to-zero-batch": {"deployment_mode": "async", "autoscaling": {"min_capacity": 0}, "batch_transform": {"enabled": True}},
     "api-direct-iam": {"api": {"enabled": True}},
     "api-lambda-key": {"api": {"enabled": True, "integration": "lambda", "auth": "api_key", "quota_per_day": 1000}},
@@ -49,6 +55,8 @@ SCENARIOS = {
         "multi_model": {"enabled": True, "models": ["random-forest", "logistic-regression", "gradient-boosting", "s3://team-models/churn/v3/churn.tar.gz"]},
     },
 }
+
+
 class _Rendered(dict):
     """Each scenario planned and rendered when a test first asks for it: a broken section fails the tests that
     name it (tests/guide/test_guide_sections.py renders every combination), not the import of this module."""
