@@ -16,13 +16,10 @@ import json
 import os
 from dataclasses import asdict, dataclass
 
-import numpy as np
-from sklearn.datasets import load_iris
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-from model.train import CV_FOLDS, SEED, TrainedModel, feature_name, save
+from model.train import SEED, TrainedModel, fit_on_iris, save
 
 
 @dataclass(frozen=True)
@@ -54,19 +51,7 @@ def train(recipe: str, params=None) -> TrainedModel:
     """Cross-validate then fit the recipe's estimator on all of Iris, exactly as train.py does for the forest."""
     estimator_class, default_params = ESTIMATORS[recipe]
     params = params if params is not None else default_params()
-    iris = load_iris()
-    x, y = iris.data.astype(np.float64), iris.target
-    folds = StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=SEED)
-    scores = cross_val_score(estimator_class(**asdict(params)), x, y, cv=folds)
-    estimator = estimator_class(**asdict(params)).fit(x, y)
-    return TrainedModel(
-        estimator=estimator,
-        cv_accuracy_mean=round(float(scores.mean()), 6),
-        cv_accuracy_std=round(float(scores.std()), 6),
-        cv_folds=CV_FOLDS,
-        feature_names=[feature_name(n) for n in iris.feature_names],
-        class_names=[str(n) for n in iris.target_names],
-    )
+    return fit_on_iris(lambda: estimator_class(**asdict(params)), SEED)
 
 
 def main() -> None:

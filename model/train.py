@@ -63,11 +63,16 @@ def feature_name(raw: str) -> str:
 
 
 def train(params: Hyperparameters = Hyperparameters()) -> TrainedModel:
+    return fit_on_iris(lambda: RandomForestClassifier(**asdict(params)), params.random_state)
+
+
+def fit_on_iris(make_estimator, seed: int) -> TrainedModel:
+    """Cross-validate a fresh estimator on Iris (stratified, shuffled with `seed`), then fit one on all of it."""
     iris = load_iris()
     x, y = iris.data.astype(np.float64), iris.target
-    folds = StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=params.random_state)
-    scores = cross_val_score(RandomForestClassifier(**asdict(params)), x, y, cv=folds)
-    estimator = RandomForestClassifier(**asdict(params)).fit(x, y)
+    folds = StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=seed)
+    scores = cross_val_score(make_estimator(), x, y, cv=folds)
+    estimator = make_estimator().fit(x, y)
     return TrainedModel(
         estimator=estimator,
         cv_accuracy_mean=round(float(scores.mean()), 6),
