@@ -128,7 +128,7 @@ def test_a_model_still_loading_is_model_not_ready_then_serves(mme, runtime, arch
     60 s is on SageMaker; the load goes on, and retrying (what the guide tells clients to do) reaches the model."""
     root, names = archives
     (root / "cold-start.tar.gz").write_bytes((root / names["logistic-regression"]).read_bytes())
-    router = mme._server.router
+    router = mme._server.models  # the multi-model router (TargetModel); `router` routes variants
     router.ready_timeout = 0.0
     try:
         response = error_of(lambda: invoke(runtime, "cold-start.tar.gz"))
