@@ -593,7 +593,8 @@ class LocalEndpoint:
         self._scratch.cleanup()
 
     def _stop_workers(self) -> None:
-        for worker in self.variant_workers.values():
+        """Every server process this endpoint started: the primary's worker (or the multi-model server) and the variants'."""
+        for worker in {id(w): w for w in (self.worker, *self.variant_workers.values())}.values():
             worker.stop()
 
     @property

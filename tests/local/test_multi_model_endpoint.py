@@ -143,3 +143,17 @@ def test_a_model_still_loading_is_model_not_ready_then_serves(mme, runtime, arch
                 time.sleep(0.2)
     finally:
         router.ready_timeout = 60.0
+
+
+def test_stopping_the_endpoint_stops_the_multi_model_server_and_its_jvm(archives):
+    """Nothing is left running: the launcher, the JVM and its Python workers share one process group, all gone."""
+    import psutil
+
+    root, _ = archives
+    served = LocalEndpoint(None, port=0, endpoint_name=ENDPOINT, multi_model=MultiModelSource(ModelStore.directory(root), sourcedir_tarball()))
+    launcher = psutil.Process(served.worker._process.pid)
+    family = [launcher, *launcher.children(recursive=True)]
+    assert any("java" in (p.name() or "") for p in family), "the server runs a JVM"
+    served.start().stop()
+    gone, alive = psutil.wait_procs(family, timeout=20)
+    assert not alive, f"still running after stop: {[p.pid for p in alive]}"
