@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
+from bundle.local.reply import Reply, aws_error
 from bundle.names import split_s3_uri
 
 HEADER = "X-Amzn-SageMaker-"
@@ -43,18 +44,6 @@ class AsyncConfig:
         return cls(a["output_location"], a["failure_location"], a["max_concurrent_invocations_per_instance"])
 
 
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: bytes
-    content_type: str
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-def _error(status: int, code: str, message: str) -> Answer:
-    return Answer(status, json.dumps({"__type": code, "message": message}).encode(), "application/json", (("x-amzn-ErrorType", code),))
-
-
 class AsyncInvocations:
     """Accepts InvokeEndpointAsync requests and processes them in the background through `forward`."""
 
@@ -66,14 +55,14 @@ class AsyncInvocations:
         self._lock = threading.Lock()
         self.pending: set[str] = set()
 
-    def submit(self, headers: dict[str, str]) -> Answer:
+    def submit(self, headers: dict[str, str]) -> Reply:
         """The 202 answer, or a 400 for a request AWS would refuse before queueing it."""
         found = {k.lower(): v for k, v in headers.items()}
         location = found.get(INPUT_LOCATION.lower(), "")
         if not location:
-            return _error(400, "ValidationError", f"1 validation error detected: Value null at 'inputLocation' failed to satisfy constraint: Member must not be null ({INPUT_LOCATION})")
+            return aws_error(400, "ValidationError", f"1 validation error detected: Value null at 'inputLocation' failed to satisfy constraint: Member must not be null ({INPUT_LOCATION})")
         if not location.startswith("s3://") or not split_s3_uri(location)[1]:
-            return _error(400, "ValidationError", f"InputLocation {location!r} is not an s3://bucket/key URI")
+            return aws_error(400, "ValidationError", f"InputLocation {location!r} is not an s3://bucket/key URI")
         inference_id = found.get(INFERENCE_ID.lower()) or str(uuid.uuid4())
         output = f"{self.config.output.rstrip('/')}/{inference_id}.out"
         failure = f"{self.config.failure.rstrip('/')}/{inference_id}-error.out"
@@ -83,7 +72,7 @@ class AsyncInvocations:
         with self._lock:
             self.pending.add(inference_id)
         self._pool.submit(self._process, inference_id, location, output, failure, request)
-        return Answer(
+        return Reply(
             202,
             json.dumps({"InferenceId": inference_id}).encode(),
             "application/json",

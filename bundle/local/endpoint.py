@@ -53,6 +53,9 @@ import urllib3
 from bundle.paths import CONTAINER_CODE, IMAGE_PYTHON
 from bundle.artifact.tarball import unpack_artifact
 from bundle.errors import BundleError
+from bundle.local.reply import Reply
+from bundle.local.reply import aws_error as _aws_error
+from bundle.local.reply import json_reply as _json
 from bundle.names import MODEL_ENVIRONMENT
 from bundle.local.variants import INVOKED_VARIANT_HEADER, Recorder, Route, Router, timed, unknown_variant_message
 from bundle.api.contract import REST_PATH
@@ -183,22 +186,6 @@ class ImageWorker:
         except subprocess.TimeoutExpired:
             os.killpg(self._process.pid, signal.SIGKILL)
             self._process.wait()
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: bytes
-    content_type: str
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-def _json(status: int, document: dict, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
-    return Reply(status, json.dumps(document).encode(), "application/json", headers)
-
-
-def _aws_error(status: int, code: str, message: str) -> Reply:
-    return _json(status, {"__type": code, "message": message}, (("x-amzn-ErrorType", code),))
 
 
 class _FrontHandler(BaseHTTPRequestHandler):
@@ -358,8 +345,7 @@ class _FrontServer(ThreadingHTTPServer):
             return _aws_error(400, "ValidationError", f"Endpoint {name} of account 123456789012 not found.")
         if self.async_invocations is None:
             return _aws_error(400, "ValidationError", f"Endpoint {name} is not an asynchronous endpoint: use InvokeEndpoint")
-        answer = self.async_invocations.submit(headers)
-        return Reply(answer.status, answer.body, answer.content_type, answer.headers)
+        return self.async_invocations.submit(headers)
 
     def rest_reply(self, headers, body: bytes) -> Reply:
         def runtime(passed: dict) -> Reply:
