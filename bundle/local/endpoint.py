@@ -282,6 +282,7 @@ class _FrontServer(ThreadingHTTPServer):
         self, address, worker_url: str, endpoint_name: str | None, variant_name: str, timeout: int, access_log: bool,
         router: Router | None = None, recorder: Recorder | None = None,
         rest_settings: "rest.RestSettings | None" = None, max_concurrency: int | None = None, models=None,
+        max_connections: int = MAX_CONNECTIONS,
     ):  # fmt: skip
         super().__init__(address, _FrontHandler)
         self.timeout_seconds = timeout
@@ -298,7 +299,7 @@ class _FrontServer(ThreadingHTTPServer):
         self.endpoint_name = endpoint_name
         self.variant_name = variant_name
         self.access_log = access_log
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._slots = threading.BoundedSemaphore(max_connections)
         self.async_invocations = None  # an AsyncInvocations when the endpoint is asynchronous
 
     def _pool(self, url: str) -> urllib3.HTTPConnectionPool:
