@@ -274,7 +274,10 @@ class EmulatedDeployment:
         return recorder
 
     def flush(self) -> None:
-        """Write what the local endpoint recorded into moto now (it also does so every second)."""
+        """Write what the local endpoint recorded into moto now, once the shadow copies in flight are answered (it also
+        writes every second)."""
+        if self._local is not None:
+            self._local.settle()
         if self._flusher is not None:
             self._flusher.recorder.flush()
 

@@ -300,6 +300,8 @@ class _FrontServer(ThreadingHTTPServer):
         self.variant_name = variant_name
         self.access_log = access_log
         self._slots = threading.BoundedSemaphore(max_connections)
+        self._shadow_copies: set[threading.Thread] = set()  # copies to the shadow not yet answered
+        self._shadow_lock = threading.Lock()
         self.async_invocations = None  # an AsyncInvocations when the endpoint is asynchronous
 
     def _pool(self, url: str) -> urllib3.HTTPConnectionPool:
@@ -314,6 +316,28 @@ class _FrontServer(ThreadingHTTPServer):
         reply, seconds = timed(lambda: self.forward("POST", "/invocations", body, headers, shadow))
         if self.recorder is not None:
             self.recorder.record(shadow.name, body, headers.get("Content-Type", ""), reply.status, reply.body, reply.content_type, seconds)
+
+    def _copy_to_shadow(self, body: bytes, headers: dict) -> None:
+        def run():
+            try:
+                self._shadow_call(body, headers)
+            finally:
+                with self._shadow_lock:
+                    self._shadow_copies.discard(thread)
+
+        thread = threading.Thread(target=run, daemon=True)
+        with self._shadow_lock:
+            self._shadow_copies.add(thread)
+        thread.start()
+
+    def settle(self, timeout: float) -> bool:
+        """Wait until every copy sent to the shadow so far has been answered (and recorded); False if `timeout` passed."""
+        deadline = time.monotonic() + timeout
+        with self._shadow_lock:
+            pending = list(self._shadow_copies)
+        for thread in pending:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in pending)
 
     def process_request(self, request, client_address):
         """Cap concurrent connections: one over the cap is answered 503 and closed, not queued forever."""
@@ -374,7 +398,7 @@ class _FrontServer(ThreadingHTTPServer):
                 if target is not None:
                     return _aws_error(400, "ValidationError", f"Endpoint {name} is not a multi-model endpoint and does not support target model header.")
                 if self.router.copies_to_shadow():  # a copy to the shadow; its answer reaches no caller
-                    threading.Thread(target=self._shadow_call, args=(body, headers), daemon=True).start()
+                    self._copy_to_shadow(body, headers)
                 reply, seconds = timed(lambda: self.forward("POST", "/invocations", body, headers, route))
             else:
                 if not target:
@@ -559,6 +583,10 @@ class LocalEndpoint:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
+
+    def settle(self, timeout: float = 30.0) -> bool:
+        """Wait for the copies sent to the shadow so far to be answered and recorded; False if `timeout` passed first."""
+        return self._server.settle(timeout)
 
     def shutdown(self) -> None:
         """Stop serving; safe from a signal handler's helper thread or another thread."""

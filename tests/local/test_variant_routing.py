@@ -6,6 +6,7 @@ import http.client
 import json
 import math
 import shutil
+import time
 from collections import Counter
 from urllib.parse import urlparse
 
@@ -86,18 +87,20 @@ def test_the_shadow_sample_follows_its_weight():
 
 
 @mock_aws
-def test_shadow_copies_are_captured_and_metered_per_variant(artifact):
+def test_shadow_copies_are_captured_and_metered_per_variant(artifact, monkeypatch):
     s3, cloudwatch = boto3.client("s3", region_name="us-east-1"), boto3.client("cloudwatch", region_name="us-east-1")
     s3.create_bucket(Bucket="captures")
     recorder = Recorder("iris-endpoint", "s3://captures/data-capture", 100, s3, cloudwatch)
     with LocalEndpoint(artifact.path, port=0, endpoint_name="iris-endpoint", shadow=LocalVariant("shadow", artifact.path, 1), recorder=recorder) as endpoint:
-        answers = {call(endpoint.url)[1] for _ in range(20)}
-        import time
+        shadow_call = endpoint._server._shadow_call
 
-        for _ in range(100):  # the shadow's copies are sent in the background
-            if len(recorder._metrics.get("shadow", {}).get("Invocations", [])) == 20:
-                break
-            time.sleep(0.05)
+        def slow_shadow(*args):  # the shadow answers well after the callers have theirs: flush must wait for it
+            time.sleep(0.3)
+            shadow_call(*args)
+
+        monkeypatch.setattr(endpoint._server, "_shadow_call", slow_shadow)
+        answers = {call(endpoint.url)[1] for _ in range(20)}
+        assert endpoint.settle(), "the shadow's copies, sent in the background, are answered"
         keys = recorder.flush()
     assert answers == {"primary"}, "only the production variant answers callers"
     variants = sorted(k.split("/")[5] for k in keys)

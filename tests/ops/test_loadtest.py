@@ -27,14 +27,14 @@ def config(endpoint, **overrides) -> LoadTestConfig:
 
 def test_recommendation_is_the_safety_factor_times_the_best_sustainable_rate(endpoint):
     started = time.perf_counter()
-    result = run_loadtest(config(endpoint, latency_goal_ms=1000, safety_factor=0.5))
+    result = run_loadtest(config(endpoint, latency_goal_ms=10_000, safety_factor=0.5))
     assert time.perf_counter() - started < 120, "two steps of 30 requests must stop by themselves"
     assert [s.concurrency for s in result.steps] == [1, 2]
     for step in result.steps:
         assert step.errors == 0 and step.requests > 0
         # The rate is what was answered in the step's time, per minute.
         assert step.invocations_per_minute_per_instance == pytest.approx(step.requests / step.elapsed_s * 60, rel=0.01)
-        assert step.p50_ms <= step.p90_ms <= step.p99_ms <= 1000
+        assert 0 < step.p50_ms <= step.p90_ms <= step.p99_ms <= 10_000 and step.sustainable
     best = max(s.invocations_per_minute_per_instance for s in result.steps if s.sustainable)
     assert result.max_sustainable_per_minute_per_instance == best
     assert result.target_invocations_per_instance == math.floor(0.5 * best)
