@@ -8,7 +8,6 @@ SCHEMA_PATH = REPO_ROOT / "params.schema.json"
 SCHEMAS_DIR = REPO_ROOT / "schemas"
 GUIDE_TEMPLATE = REPO_ROOT / "operator_guide.md.mustache"
 MANIFEST_PATH = REPO_ROOT / "bundle.yaml"
-README_PATH = REPO_ROOT / "README.md"
 PYPROJECT_PATH = REPO_ROOT / "pyproject.toml"
 MODEL_DIR = REPO_ROOT / "model"  # what ships inside model.tar.gz, and the training recipe
 CACHE_DIR = REPO_ROOT / ".cache"

@@ -239,12 +239,16 @@ def _build_into(entry: Path, image: ServingImage, versions: Versions, recipe: Re
     else:
         files = {training.MODEL_FILENAME: model_bytes, "manifest.json": manifest_bytes, "code/inference.py": INFERENCE_SOURCE.read_bytes()}
     tarball = deterministic_tarball(files)
-    # Write to a temporary name and rename: a crash never leaves a half-written cache entry.
-    entry.mkdir(parents=True, exist_ok=True)
     for name, data in ((ARTIFACT_NAME, tarball), ("manifest.json", manifest_bytes)):
-        partial = entry / f".{name}.partial"
-        partial.write_bytes(data)
-        partial.replace(entry / name)
+        _write_atomically(entry / name, data)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write to a temporary name and rename: a crash never leaves a half-written cache entry."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(data)
+    partial.replace(path)
 
 
 def _load(entry: Path, cached: bool, recipe: str, layout: str) -> Artifact:
@@ -258,3 +262,14 @@ def sourcedir_tarball() -> bytes:
     """What a multi-model endpoint's SAGEMAKER_SUBMIT_DIRECTORY names: the handlers alone, as the SageMaker Python SDK
     packs an entry point (`sourcedir.tar.gz` with inference.py at its root); byte-identical from the same file."""
     return deterministic_tarball({"inference.py": INFERENCE_SOURCE.read_bytes()})
+
+
+def sourcedir_file() -> tuple[Path, str]:
+    """`sourcedir_tarball()` as a file (a Pulumi FileAsset needs one) and its sha256: content-addressed in the cache,
+    written once."""
+    code = sourcedir_tarball()
+    sha = hashlib.sha256(code).hexdigest()
+    path = CACHE_DIR / "sourcedir" / f"{sha}.tar.gz"
+    if not path.exists():
+        _write_atomically(path, code)
+    return path, sha

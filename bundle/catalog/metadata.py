@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bundle.catalog.documents import Problem, load_document, load_schema, problems_in, read_json
+from bundle.catalog.documents import Problem, load_schema, problems_in, read_json
 
 METADATA_FILE_ENV = "BUNDLE_METADATA_FILE"
 SCHEMA = "metadata.schema.json"
@@ -36,10 +36,6 @@ def read_metadata(path: str | Path) -> tuple[Metadata | None, list[Problem]]:
     if problems:
         return None, problems
     return Metadata(document["name_prefix"], dict(document.get("default_tags") or {})), []
-
-
-def load_metadata(explicit: str | Path | None = None) -> Metadata | None:
-    return load_document(metadata_file(explicit), read_metadata, "metadata")
 
 
 def apply_metadata(raw_params: dict, metadata: Metadata | None) -> dict:

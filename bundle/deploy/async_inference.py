@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from bundle.names import ASYNC_PREFIXES, async_topic_name, logical_name, split_s3_uri
+from bundle.deploy.storage import s3_location
 from bundle.params.model import AsyncInference
 
 
@@ -46,10 +47,7 @@ def locations(a: AsyncSettings, bucket_name: pulumi.Output[str] | None) -> Async
     """The params' URIs, else prefixes of the bundle's bucket."""
 
     def where(uri: str, part: str) -> pulumi.Output[str]:
-        if uri:
-            return pulumi.Output.from_input(uri.rstrip("/"))
-        assert bucket_name is not None, "async prefixes in the bundle's bucket need the bucket"
-        return pulumi.Output.concat("s3://", bucket_name, f"/{ASYNC_PREFIXES[part]}")
+        return s3_location(uri, bucket_name, ASYNC_PREFIXES[part])
 
     s = a.settings
     return AsyncLocations(where(s.input_s3_uri, "input"), where(s.output_s3_uri, "output"), where(s.failure_s3_uri, "failure"))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 
 from bundle.names import BATCH_PREFIXES, split_s3_uri
+from bundle.deploy.storage import s3_location
 from bundle.params.model import BatchTransform
 
 
@@ -19,10 +20,7 @@ class BatchLocations:
 
 def locations(settings: BatchTransform, bucket_name: pulumi.Output[str] | None) -> BatchLocations:
     def where(uri: str, part: str) -> pulumi.Output[str]:
-        if uri:
-            return pulumi.Output.from_input(uri.rstrip("/"))
-        assert bucket_name is not None, "batch prefixes in the bundle's bucket need the bucket"
-        return pulumi.Output.concat("s3://", bucket_name, f"/{BATCH_PREFIXES[part]}")
+        return s3_location(uri, bucket_name, BATCH_PREFIXES[part])
 
     return BatchLocations(where(settings.input_s3_uri, "input"), where(settings.output_s3_uri, "output"))
 

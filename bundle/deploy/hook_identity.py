@@ -18,15 +18,15 @@ from typing import Any, Callable
 
 import boto3
 import botocore.exceptions
-from botocore.config import Config
 
 from bundle.errors import BundleError
 from bundle.ops.aws import AssumedRole, assume_role_session
+from bundle.ops.client import standard_retries
 
 SESSION_NAME = "sagemaker-bundle-update-hook"
 # Provider settings that change the identity or the endpoints in ways the hook does not reproduce.
 UNFOLLOWED_SETTINGS = ("assumeRoleWithWebIdentity", "sharedCredentialsFiles", "sharedConfigFiles", "endpoints", "stsRegion")
-_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 3})
+_CONFIG = standard_retries()
 
 
 class IdentityMismatch(BundleError):

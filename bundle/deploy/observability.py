@@ -102,9 +102,6 @@ class VariantMetrics:
     def notification_failures(self, **options) -> list:
         return self.graphed(SAGEMAKER_NAMESPACE, "NotificationFailures", **options)
 
-    def expired_requests(self, **options) -> list:
-        return self.graphed(SAGEMAKER_NAMESPACE, "ExpiredRequests", **options)
-
 
 @dataclass(frozen=True)
 class EndpointQueueMetrics:

@@ -5,7 +5,6 @@ under Pulumi's mock runtime. Both are the same code.
 """
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import pulumi
@@ -31,22 +30,14 @@ from bundle.deploy.variants import variants_output
 
 def multi_model_package(params: Params) -> MultiModelPackage:
     """The recipes' multi-model archives (built or from the cache) and the handlers' sourcedir tarball."""
-    from bundle.artifact.build import sourcedir_tarball
-    from bundle.artifact.recipes import recipe_artifact, target_model_name
-    from bundle.paths import CACHE_DIR
+    from bundle.artifact.build import sourcedir_file
+    from bundle.artifact.recipes import target_model_name
 
     archives = []
     for recipe in params.multi_model.recipes:
         built = recipe_artifact(recipe, image_version=params.serving_image_version, layout="multi-model")
         archives.append(HostedArchive(recipe, built.path, built.sha256, target_model_name(recipe, built.sha256)))
-    code = sourcedir_tarball()
-    sha = hashlib.sha256(code).hexdigest()
-    path = CACHE_DIR / "sourcedir" / f"{sha}.tar.gz"  # a FileAsset needs a file: content-addressed, written once
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
-        partial.write_bytes(code)
-        partial.replace(path)
+    path, sha = sourcedir_file()
     return MultiModelPackage(archives, params.multi_model.archives, path, sha, params.multi_model.cache)
 
 

@@ -91,10 +91,6 @@ def deregister_scaling(autoscaling, resource_id: str) -> bool:
     return True
 
 
-def region_of(arn: str) -> str:
-    return arn.split(":")[3]
-
-
 def moves_to_another_config(args: pulumi.ResourceHookArgs) -> bool:
     old = (args.old_inputs or {}).get("endpointConfigName")
     new = (args.new_inputs or {}).get("endpointConfigName")

@@ -125,6 +125,14 @@ def abort_incomplete_uploads(bucket: aws.s3.Bucket, settings: BucketSettings, pa
     )
 
 
+def s3_location(uri: str, bucket_name: pulumi.Output[str] | None, prefix: str) -> pulumi.Output[str]:
+    """A params' s3:// URI (no trailing slash), else `prefix` in the bundle's bucket."""
+    if uri:
+        return pulumi.Output.from_input(uri.rstrip("/"))
+    assert bucket_name is not None, f"{prefix} in the bundle's bucket needs the bucket"
+    return pulumi.Output.concat("s3://", bucket_name, f"/{prefix}")
+
+
 def tls_only_policy(bucket_arn: str) -> dict:
     return {
         "Version": "2012-10-17",

@@ -24,7 +24,6 @@ from bundle.names import split_s3_uri
 HEADER = "X-Amzn-SageMaker-"
 # The request headers InvokeEndpointAsync carries (botocore: sagemaker-runtime, InvokeEndpointAsync's input shape).
 INPUT_LOCATION, CONTENT_TYPE, ACCEPT, INFERENCE_ID = (HEADER + h for h in ("InputLocation", "Content-Type", "Accept", "Inference-Id"))
-INVOCATION_TIMEOUT = HEADER + "InvocationTimeoutSeconds"
 
 
 @dataclass(frozen=True)

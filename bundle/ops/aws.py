@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import boto3
 import botocore.session
-from botocore.config import Config
 from botocore.credentials import (
     AssumeRoleCredentialFetcher,
     CredentialProvider,
@@ -29,6 +28,7 @@ from botocore.credentials import (
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bundle.errors import BundleError
+from bundle.ops.client import standard_retries
 
 # Local endpoints and emulators need signed requests but accept any key.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
@@ -72,7 +72,7 @@ def client(
 ):
     """`profile`: a named profile of the shared AWS config (as Pulumi's `aws:profile`); None: the default chain.
     With a role in use (`use_role`), the profile's (or the default chain's) identity assumes it first."""
-    config = Config(retries={"mode": "standard", "total_max_attempts": max_attempts}, read_timeout=timeout, connect_timeout=10)
+    config = standard_retries(max_attempts, read_timeout=timeout, connect_timeout=10)
     kwargs = {"region_name": region, "config": config}
     if endpoint_url:
         kwargs["endpoint_url"] = endpoint_url
@@ -101,7 +101,7 @@ def session_for(region: str, profile: str | None = None) -> boto3.Session:
 
 def assume_role_session(base: boto3.Session, role: AssumedRole, region: str) -> boto3.Session:
     """A session on `role`, assumed with `base`'s credentials: botocore's fetcher and refreshable credentials."""
-    sts = {"region_name": region, "config": Config(retries={"mode": "standard", "total_max_attempts": 3})}
+    sts = {"region_name": region, "config": standard_retries()}
     source = base.get_credentials()
     if source is None and _points_at_emulator():
         source = Credentials(LOCAL_CREDENTIALS["aws_access_key_id"], LOCAL_CREDENTIALS["aws_secret_access_key"])

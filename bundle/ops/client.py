@@ -2,7 +2,7 @@
 and the standard library only (the REST front's Lambda ships it; smoke, loadtest and the guide use it).
 
 Retries, in two layers:
-  botocore's `standard` retry mode (`RETRY_CONFIG`): connection errors, 500/502/503/504 and the throttling error
+  botocore's `standard` retry mode (`standard_retries`, every client's config): connection errors, 500/502/503/504 and the throttling error
       codes, with its own exponential backoff and retry quota. It does not retry a bare HTTP 429, so it never
       retries `ModelNotReadyException` (a multi-model endpoint still loading the target model), and no mode retries
       `ModelError` (HTTP 424: the container answered 4xx/5xx) or `ValidationError`.
@@ -30,18 +30,18 @@ from botocore.retries.standard import ExponentialBackoff, RetryContext
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 70.0  # SageMaker's 60 s invocation cap, plus headroom
 MAX_ATTEMPTS = 3  # the standard mode's default: the first call and two retries
-RETRY_CONFIG = {"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}
 NOT_READY = "ModelNotReadyException"
 NOT_READY_ATTEMPTS = 6
 MAX_BACKOFF = 20.0  # seconds: botocore's own cap
 
 
+def standard_retries(max_attempts: int = MAX_ATTEMPTS, **timeouts: float) -> Config:
+    """botocore's `standard` retry mode, `max_attempts` calls in all, and any of Config's timeouts."""
+    return Config(retries={"mode": "standard", "total_max_attempts": max_attempts}, **timeouts)
+
+
 def runtime_config(max_attempts: int = MAX_ATTEMPTS, read_timeout: float = READ_TIMEOUT, connect_timeout: float = CONNECT_TIMEOUT) -> Config:
-    return Config(
-        retries={"mode": "standard", "total_max_attempts": max_attempts},
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-    )
+    return standard_retries(max_attempts, connect_timeout=connect_timeout, read_timeout=read_timeout)
 
 
 def runtime_client(region: str, session: boto3.Session | None = None, endpoint_url: str | None = None, **config):

@@ -155,10 +155,6 @@ class Api:
     throttle: ApiThrottle
     quota_per_day: int  # 0: none
 
-    @property
-    def uses_api_key(self) -> bool:
-        return self.enabled and self.auth == "api_key"
-
 
 API_OFF = Api(False, "direct", "iam", ApiThrottle(50, 100), 0)
 
