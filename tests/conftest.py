@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bundle.artifact.build import Artifact, build_artifact
-from bundle.local.endpoint import LocalEndpoint, LoadedModel, invoke, load_artifact
+from bundle.local.endpoint import LocalEndpoint
+from bundle.local.inprocess import LoadedModel, invoke, load_artifact
 
 REPO = Path(__file__).resolve().parents[1]
 

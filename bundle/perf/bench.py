@@ -41,7 +41,8 @@ from bundle.artifact.build import build_artifact
 from bundle.artifact.tarball import deterministic_tarball
 from bundle.paths import CONTAINER_CODE, REPO_ROOT
 from bundle.errors import BundleError
-from bundle.local.endpoint import LocalEndpoint, load_artifact
+from bundle.local.endpoint import LocalEndpoint
+from bundle.local.inprocess import load_artifact
 from bundle.perf.timing import KeepAliveClient, Timing, instances_body, interleaved, iris_rows, repeat
 
 BATCH_ROWS = 1000

@@ -30,7 +30,7 @@ from bundle.artifact.build import build_artifact
 from bundle.paths import REPO_ROOT
 from bundle.perf.timing import JSON, Timing, instances_body, interleaved, iris_rows
 from bundle.errors import BundleError
-from bundle.local.endpoint import LoadedModel, invoke, load_artifact
+from bundle.local.inprocess import LoadedModel, invoke, load_artifact
 
 
 def handler_cost(loaded: LoadedModel, rows: np.ndarray, requests: int) -> dict[str, Timing]:

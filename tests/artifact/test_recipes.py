@@ -12,7 +12,7 @@ import pytest
 from bundle.artifact.build import PACKAGE_FORMAT, VersionMismatch, build_artifact, running_versions
 from bundle.artifact.recipes import DEFAULT_RECIPE, RECIPES, get_recipe, recipe_artifact
 from bundle.errors import BundleError
-from bundle.local.endpoint import invoke, load_artifact
+from bundle.local.inprocess import invoke, load_artifact
 from conftest import REPO
 from corpus import CORPUS, ids
 

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 import pytest
 
 from bundle.errors import BundleError
-from bundle.local import endpoint as front
+from bundle.local import front
 from bundle.local.endpoint import LocalEndpoint, is_loopback
 
 

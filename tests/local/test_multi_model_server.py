@@ -103,7 +103,7 @@ def test_corpus_on_multi_model_server(server, recipe, case):
 
 def test_the_same_4xx_bodies_as_the_single_model_worker(server, loaded):
     """Byte for byte: the in-process hooks answer as the single-model worker does (test_image_worker.py proves that)."""
-    from bundle.local.endpoint import invoke
+    from bundle.local.inprocess import invoke
 
     for case in BAD:
         if case.id in STRICT_UTF8_500 or len(case.body) > MMS_MAX_REQUEST:

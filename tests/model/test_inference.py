@@ -6,7 +6,7 @@ import json
 import pytest
 
 from bundle.ops.examples import expected_classes, instances_request
-from bundle.local.endpoint import invoke
+from bundle.local.inprocess import invoke
 from corpus import BAD, CORPUS, CSV, GOOD, JSON, NPY, ids
 
 

@@ -9,7 +9,7 @@ import pytest
 from bundle.perf.timing import iris_rows
 from bundle.errors import BundleError
 from bundle.perf.profiling import compare, handlers_at
-from bundle.local.endpoint import LoadedModel
+from bundle.local.inprocess import LoadedModel
 from conftest import REPO
 
 
