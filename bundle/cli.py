@@ -13,7 +13,7 @@ from bundle.errors import BundleError
 
 
 def cmd_artifact(args) -> int:
-    from bundle.artifact.recipes import recipe_artifact
+    from bundle.artifact.build import recipe_artifact
 
     artifact = recipe_artifact(args.recipe, image_version=args.image_version, out_dir=args.out, force=args.force)
     print(json.dumps(artifact.summary(), indent=2))
@@ -72,7 +72,8 @@ def _multi_model_source(directory: str):
     import tempfile
 
     from bundle.artifact.build import sourcedir_tarball
-    from bundle.artifact.recipes import RECIPES, recipe_artifact, target_model_name
+    from bundle.artifact.recipes import RECIPES, target_model_name
+    from bundle.artifact.build import recipe_artifact
     from bundle.local.endpoint import MultiModelSource
     from bundle.local.multi_model import ModelStore
 
@@ -195,6 +196,7 @@ def cmd_guide(args) -> int:
 
 def cmd_smoke(args) -> int:
     from bundle.guide.outputs import read_outputs_file
+    from bundle.ops.aws import default_region
     from bundle.ops.smoke import Expected, run_smoke
     from dataclasses import replace
 
@@ -224,7 +226,7 @@ def _variant_context(args):
         outputs = read_outputs_file(args.outputs) if args.outputs else read_stack_outputs(args.stack)
     else:
         raise BundleError("give the stack (--stack NAME or --outputs FILE), or --endpoint NAME with the stack's values (--expect-weight)")
-    region = args.region or default_region() or outputs["endpoint"].get("region")
+    region = args.region or aws.default_region() or outputs["endpoint"].get("region")
     if not region:
         raise BundleError("no region: pass --region, or set AWS_REGION or AWS_DEFAULT_REGION")
     return outputs, outputs["endpoint"]["endpoint_name"], (lambda service: aws.client(service, region))
@@ -232,6 +234,8 @@ def _variant_context(args):
 
 def _outputs_from_flags(args) -> dict:
     """The stack's values as the guide states them, without the stack's outputs file (what the guide's blocks run)."""
+    from bundle.ops.aws import default_region
+
     weights = {}
     for pair in args.expect_weight or []:
         name, _, weight = pair.partition("=")
@@ -309,11 +313,6 @@ def _variant_parsers(commands) -> None:
     q = sub.add_parser("compare", help="agreement of predictions, latency and errors: production vs shadow (captured data)")
     common(q)
     q.set_defaults(run=cmd_variants_compare)
-
-
-def default_region() -> str | None:
-    """The region the AWS CLI and boto3 would use from the environment."""
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
 
 
 def cmd_bench(args) -> int:

@@ -33,7 +33,7 @@ import scipy
 import sklearn
 
 from bundle.paths import CACHE_DIR
-from bundle.artifact.recipes import DEFAULT_RECIPE, INFERENCE_SOURCE, Recipe, recipe_artifact
+from bundle.artifact.recipes import DEFAULT_RECIPE, INFERENCE_SOURCE, Recipe, get_recipe
 from bundle.artifact.tarball import deterministic_tarball
 from bundle.errors import BundleError
 from bundle.artifact.image import DEFAULT_VERSION, IMAGES, REPOSITORY, ServingImage, serving_image
@@ -168,6 +168,25 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("BUNDLE_CACHE_DIR", CACHE_DIR / "artifacts"))
 
 
+def recipe_artifact(
+    name: str = DEFAULT_RECIPE,
+    image_version: str = DEFAULT_VERSION,
+    out_dir: Path | None = None,
+    force: bool = False,
+    cache_dir: Path | None = None,
+    running: Versions | None = None,
+    layout: str = "single-model",
+) -> Artifact:
+    """The recipe's model.tar.gz (from the cache unless `force`; copied into `out_dir` if given).
+
+    `layout` "single-model" (the default) is a model.tar.gz for one endpoint; "multi-model" is an archive for a
+    multi-model endpoint's prefix (bundle/artifact/build.py describes both).
+    """
+    return package(
+        get_recipe(name), image_version=image_version, out_dir=out_dir, force=force, cache_dir=cache_dir, running=running, layout=layout
+    )
+
+
 def build_artifact(
     image_version: str = DEFAULT_VERSION,
     out_dir: Path | None = None,
@@ -175,7 +194,7 @@ def build_artifact(
     cache_dir: Path | None = None,
     running: Versions | None = None,
 ) -> Artifact:
-    """The default recipe's artifact (the RandomForest): see `bundle.artifact.recipes.recipe_artifact`."""
+    """The default recipe's artifact (the RandomForest): see `recipe_artifact`."""
     return recipe_artifact(DEFAULT_RECIPE, image_version=image_version, out_dir=out_dir, force=force, cache_dir=cache_dir, running=running)
 
 

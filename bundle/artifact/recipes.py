@@ -4,10 +4,10 @@
     logistic-regression   model/classifiers.py: a linear model, a few hundred bytes
     gradient-boosting     model/classifiers.py: boosted shallow trees
 
-One public lookup, `recipe_artifact(name)`, returns the recipe's packaged model.tar.gz: trained on scikit-learn's
+`bundle.artifact.build.recipe_artifact(name)` returns a recipe's packaged model.tar.gz: trained on scikit-learn's
 bundled Iris data with fixed seeds, version-gated against the serving image, content-addressed by its inputs and
 cached, exactly as the default artifact always was (bundle/artifact/build.py does the packaging for all of
-them). Every recipe ships the same code/inference.py, which serves any classifier with `predict_proba`.
+them; this module only describes them and imports nothing of it). Every recipe ships the same code/inference.py, which serves any classifier with `predict_proba`.
 
 The default's cache key and manifest are computed as they were before recipes existed, so its bytes do not
 change; the others add their name (and the estimator's class) to the key and to the manifest.
@@ -19,16 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from typing import TYPE_CHECKING
-
-from bundle.artifact.image import DEFAULT_VERSION
 from bundle.errors import BundleError
 from bundle.paths import MODEL_DIR
 from model import classifiers
 from model import train as training
-
-if TYPE_CHECKING:  # build.py imports joblib, scipy, ...: only when an artifact is packaged (the CLI's parser lists recipes)
-    from bundle.artifact.build import Artifact, Versions
 
 DEFAULT_RECIPE = "random-forest"
 TRAIN_SOURCE = MODEL_DIR / "train.py"
@@ -84,27 +78,6 @@ def get_recipe(name: str) -> Recipe:
         nearest = difflib.get_close_matches(str(name), RECIPES, n=1)
         hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
         raise BundleError(f"unknown model recipe {name!r}: choose one of {', '.join(RECIPES)}{hint}") from None
-
-
-def recipe_artifact(
-    name: str = DEFAULT_RECIPE,
-    image_version: str = DEFAULT_VERSION,
-    out_dir: Path | None = None,
-    force: bool = False,
-    cache_dir: Path | None = None,
-    running: "Versions | None" = None,
-    layout: str = "single-model",
-) -> "Artifact":
-    """The recipe's model.tar.gz (from the cache unless `force`; copied into `out_dir` if given).
-
-    `layout` "single-model" (the default) is a model.tar.gz for one endpoint; "multi-model" is an archive for a
-    multi-model endpoint's prefix (bundle/artifact/build.py describes both).
-    """
-    from bundle.artifact.build import package
-
-    return package(
-        get_recipe(name), image_version=image_version, out_dir=out_dir, force=force, cache_dir=cache_dir, running=running, layout=layout
-    )
 
 
 def target_model_name(recipe: str, sha256: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 
 from bundle.ops import aws as bundle_aws
-from bundle.artifact.recipes import recipe_artifact
+from bundle.artifact.build import recipe_artifact
 from bundle.catalog.connections import Connections
 from bundle.catalog.endpoint_artifact import endpoint_artifact
 from bundle.catalog.inputs import resolve_inputs

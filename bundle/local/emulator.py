@@ -171,7 +171,7 @@ class EmulatedDeployment:
         # a recipe's multi-model archive stands in for each, at its source.
         for hosted in (self.multi_model or {}).get("models", []):
             if hosted["source"].startswith("s3://"):
-                from bundle.artifact.recipes import recipe_artifact
+                from bundle.artifact.build import recipe_artifact
 
                 bucket, key = split_s3_uri(hosted["source"])
                 if bucket not in planned_buckets:
@@ -230,7 +230,7 @@ class EmulatedDeployment:
         import shutil
         import tempfile
 
-        from bundle.artifact.recipes import recipe_artifact
+        from bundle.artifact.build import recipe_artifact
         from bundle.local.endpoint import LocalVariant
         from bundle.params.variant_models import resolve_model
 

@@ -50,6 +50,11 @@ _role: AssumedRole | None = None
 _assumed: dict[tuple, boto3.Session] = {}  # (role, profile, region) -> a session on the role's credentials
 
 
+def default_region() -> str | None:
+    """The region the AWS CLI and boto3 would use from the environment."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+
+
 def use_role(role: AssumedRole | None) -> None:
     """Every client this process builds from now on assumes `role` (None: the ambient identity)."""
     global _role

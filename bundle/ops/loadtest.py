@@ -23,7 +23,6 @@ import functools
 import ipaddress
 import json
 import math
-import os
 import sys
 import threading
 import time
@@ -302,14 +301,10 @@ def read_body(path: Path) -> str:
         raise BundleError(f"cannot read --body {path}: {e}") from None
 
 
-def default_region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
 def main(args) -> int:
     config = LoadTestConfig(
         endpoint_name=args.endpoint,
-        region=args.region or default_region(),
+        region=args.region or aws.default_region() or "us-east-1",
         endpoint_url=args.endpoint_url,
         latency_goal_ms=args.latency_goal_ms,
         ramp=parse_ramp(args.ramp),

@@ -179,7 +179,7 @@ def add_arguments(parser) -> None:
 
 
 def _prefix(args) -> Prefix:
-    from bundle.cli import default_region
+    from bundle.ops.aws import default_region
     from bundle.guide.outputs import read_outputs_file
 
     if args.outputs:
@@ -198,7 +198,8 @@ def run(args) -> int:
         print(table(list_models(prefix), prefix))
         return 0
     if args.recipe:
-        from bundle.artifact.recipes import get_recipe, recipe_artifact
+        from bundle.artifact.recipes import get_recipe
+        from bundle.artifact.build import recipe_artifact
 
         get_recipe(args.recipe)
         data, stem, label = recipe_artifact(args.recipe, layout="multi-model").path.read_bytes(), args.name or args.recipe, f"recipe {args.recipe}"

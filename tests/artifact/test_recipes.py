@@ -10,7 +10,8 @@ from dataclasses import asdict
 import pytest
 
 from bundle.artifact.build import PACKAGE_FORMAT, VersionMismatch, build_artifact, running_versions
-from bundle.artifact.recipes import DEFAULT_RECIPE, RECIPES, get_recipe, recipe_artifact
+from bundle.artifact.recipes import DEFAULT_RECIPE, RECIPES, get_recipe
+from bundle.artifact.build import recipe_artifact
 from bundle.errors import BundleError
 from bundle.local.inprocess import invoke, load_artifact
 from conftest import REPO

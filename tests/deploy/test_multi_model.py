@@ -8,7 +8,8 @@ import json
 import pytest
 
 from bundle.artifact.build import sourcedir_tarball
-from bundle.artifact.recipes import RECIPES, recipe_artifact, target_model_name
+from bundle.artifact.recipes import RECIPES, target_model_name
+from bundle.artifact.build import recipe_artifact
 from bundle.local.plan import evaluate, plan_document
 from bundle.params.model import InvalidParams
 from bundle.params.rules import multi_model_instance_problem, validate

@@ -13,7 +13,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from bundle.artifact.build import sourcedir_tarball
-from bundle.artifact.recipes import RECIPES, recipe_artifact, target_model_name
+from bundle.artifact.recipes import RECIPES, target_model_name
+from bundle.artifact.build import recipe_artifact
 from bundle.local.endpoint import LocalEndpoint, MultiModelSource
 from bundle.local.multi_model import ModelStore, java_problem
 from bundle.ops import aws

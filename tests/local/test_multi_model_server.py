@@ -15,7 +15,8 @@ import tarfile
 import pytest
 
 from bundle.artifact.build import sourcedir_tarball
-from bundle.artifact.recipes import DEFAULT_RECIPE, RECIPES, recipe_artifact
+from bundle.artifact.recipes import DEFAULT_RECIPE, RECIPES
+from bundle.artifact.build import recipe_artifact
 from bundle.local.multi_model import MAX_MMS_PORT, MultiModelServer, java_problem
 from corpus import BAD, CORPUS, GOOD, MMS_MAX_REQUEST, MMS_STRICT_UTF8_500, ids
 

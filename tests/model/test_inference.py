@@ -96,7 +96,7 @@ def test_the_server_is_told_by_sagemaker_multi_model_as_the_image_tells_it(loade
 
 
 def test_model_fn_reads_the_multi_model_archives_manifest(loaded, tmp_path):
-    from bundle.artifact.recipes import recipe_artifact
+    from bundle.artifact.build import recipe_artifact
     import tarfile
 
     with tarfile.open(recipe_artifact("logistic-regression", layout="multi-model").path) as tar:

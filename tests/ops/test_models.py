@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from bundle.artifact.recipes import recipe_artifact
+from bundle.artifact.build import recipe_artifact
 from bundle.artifact.tarball import deterministic_tarball
 from bundle.errors import BundleError
 from bundle.ops.models import Prefix, add_model, check_archive, list_models, table, target_name
