@@ -59,7 +59,7 @@ def cmd_serve(args) -> int:
 
 
 def _async_config(args):
-    """serve --async-output/--async-failure: answer InvokeEndpointAsync (issue 13) instead of InvokeEndpoint."""
+    """serve --async-output/--async-failure: answer InvokeEndpointAsync instead of InvokeEndpoint."""
     if not (args.async_output or args.async_failure):
         return None
     if not (args.async_output and args.async_failure):
@@ -213,7 +213,7 @@ def cmd_smoke(args) -> int:
     return 0 if report.ok else 1
 
 
-# --- A/B variants and the shadow (issue 12) ---------------------------------------------------------------
+# --- A/B variants and the shadow ---------------------------------------------------------------
 
 
 def _variant_context(args):
@@ -387,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=_positive, default=os.cpu_count() or 1, help="gunicorn workers, as SAGEMAKER_MODEL_SERVER_WORKERS (default: one per CPU, as the image)"
     )
     p.add_argument("--timeout", type=_positive, default=60, help="model server timeout in seconds, as SAGEMAKER_MODEL_SERVER_TIMEOUT (default 60)")
-    # Asynchronous inference (issue 13): the front answers InvokeEndpointAsync, reading and writing S3.
+    # Asynchronous inference: the front answers InvokeEndpointAsync, reading and writing S3.
     p.add_argument("--async-output", help="serve as an asynchronous endpoint: s3://bucket/prefix for answers (S3OutputPath)")
     p.add_argument("--async-failure", help="with --async-output: s3://bucket/prefix for errors (S3FailurePath)")
     p.add_argument("--async-concurrency", type=_positive, default=2, help="requests processed at once (MaxConcurrentInvocationsPerInstance; default 2)")
@@ -496,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_loadtest)
     _variant_parsers(commands)
 
-    # Asynchronous inference and batch transform (issue 13).
+    # Asynchronous inference and batch transform.
     from bundle.ops import batch, invoke_async
 
     p = commands.add_parser("invoke-async", help="upload a body, InvokeEndpointAsync, wait for the answer and print it")

@@ -1,4 +1,4 @@
-"""Issue 15, item 7: a newcomer's first run: no traceback from CLI input, guide from `plan --json`, smoke's region."""
+"""A newcomer's first run: no traceback from CLI input, guide from `plan --json`, smoke's region."""
 from __future__ import annotations
 
 import json

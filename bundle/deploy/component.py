@@ -113,7 +113,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             self.capture_destination.apply(lambda d: capture.landing_prefix(d, p.endpoint_name)) if self.capture_destination else None
         )
 
-        # A/B variants and the shadow (issue 12): the data of every other distinct model (a recipe is uploaded once).
+        # A/B variants and the shadow: the data of every other distinct model (a recipe is uploaded once).
         uploaded = {p.primary_model: self.model_data} if p.builds_poc_model else {}
         other_data = {
             m: variants.model_data_for(m, self.bucket, args.recipe_artifacts, uploaded, p.endpoint_name, self.environment.partition, tags, self)

@@ -119,7 +119,7 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
     }
     if front:  # the REST front (bundle/deploy/api.py): only when api.enabled, so the default outputs stay as they were
         outputs["api"] = front
-    # A/B variants and the shadow (issue 12): only when there are several, so the one-variant stack exports as before.
+    # A/B variants and the shadow: only when there are several, so the one-variant stack exports as before.
     if params.has_several_variants:
         outputs["variants"] = variants_output(params, endpoint)
     return outputs

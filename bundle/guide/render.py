@@ -65,7 +65,7 @@ def guide_flags(params: Params, outputs: dict) -> dict[str, Any]:
         # bundle/deploy/storage.py: Pulumi keeps the bucket unless delete_bucket_on_destroy says otherwise.
         "bucket_kept": bool(outputs.get("bucket")) and not params.delete_bucket_on_destroy,
         "bucket_deleted": bool(outputs.get("bucket")) and params.delete_bucket_on_destroy,
-        # Asynchronous inference and batch transform (issue 13): their sections, and the real-time ones they replace.
+        # Asynchronous inference and batch transform: their sections, and the real-time ones they replace.
         "asynchronous": bool(outputs.get("async_inference")),
         "synchronous": not outputs.get("async_inference"),
         "invocation_scaling": autoscaling and not outputs.get("async_inference"),
@@ -74,7 +74,7 @@ def guide_flags(params: Params, outputs: dict) -> dict[str, Any]:
         "async_topics": bool((outputs.get("async_inference") or {}).get("success_topic_arn") or (outputs.get("async_inference") or {}).get("error_topic_arn")),
         "batch": bool(outputs.get("batch_transform")),
         **api_flags(outputs),
-        # A/B variants and the shadow (issue 12): the first extra variant is the guide's challenger.
+        # A/B variants and the shadow: the first extra variant is the guide's challenger.
         **_variant_flags(params),
     }
 

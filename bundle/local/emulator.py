@@ -220,7 +220,7 @@ class EmulatedDeployment:
         moto_id_manager.set_custom_id(ApigwApiKeyIdentifier(DEFAULT_ACCOUNT_ID, self.region, value), planned)
         return dataclasses.replace(request, params={**request.params, "value": value})
 
-    # --- A/B variants and the shadow (issue 12) ------------------------------------------------------------------
+    # --- A/B variants and the shadow ------------------------------------------------------------------
     # The plan's requests create every variant's Model, the configuration's variants and shadow, the targets and
     # alarms. The local endpoint serves every variant with the image's worker; a model given as an s3:// URI has no
     # artifact here, so the emulator serves the bundle's artifact under that variant's name (a copy: its own worker).

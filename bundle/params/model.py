@@ -203,7 +203,7 @@ class Params:
     batch_transform: BatchTransform = BatchTransform(False, "", "")
     api: Api = API_OFF  # the REST front; off unless the params set api.enabled
     multi_model: MultiModel = MULTI_MODEL_OFF  # enabled is False when serverless
-    # --- A/B variants and the shadow (issue 12) ---
+    # --- A/B variants and the shadow ---
     variant_weight: float = 1.0  # the primary's InitialVariantWeight
     variants: tuple[Variant, ...] = ()  # extra production variants
     shadow: Shadow | None = None  # None: no shadow variant

@@ -1,4 +1,4 @@
-"""Issue 15, item 6: least privilege where AWS allows it, no personal data in clear outputs, honest plan masking."""
+"""Least privilege where AWS allows it, no personal data in clear outputs, honest plan masking."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""Issue 15, item 1: no params change, rename or `pulumi destroy` deletes the bucket that may hold captured data.
+"""No params change, rename or `pulumi destroy` deletes the bucket that may hold captured data.
 
 Under the mock runtime (preview=False) the program runs once per params; comparing what it registers tells
 what the engine would do between the two: a resource whose URN (type, parent type, logical name) is gone is

@@ -204,7 +204,7 @@ def test_deregistering_an_unregistered_variant_is_a_no_op(autoscaling):
     assert deregister_scaling(autoscaling, RESOURCE_ID) is False
 
 
-# --- issue 15, item 2: the hook acts only in the stack's account and region (moto's STS: account 123456789012) ------
+# --- the hook acts only in the stack's account and region (moto's STS: account 123456789012) ------
 
 
 def provider(**settings) -> ProviderSettings:

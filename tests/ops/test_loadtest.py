@@ -108,7 +108,7 @@ def test_an_endpoint_that_is_not_there_is_a_message():
         run_loadtest(LoadTestConfig(endpoint_name="x", region="us-east-1", endpoint_url="http://127.0.0.1:9", ramp=(1,), duration_per_step_s=0.1, request_timeout_s=2))
 
 
-# --- issue 15, item 3: only what it may -------------------------------------------------------------
+# --- only what it may -------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

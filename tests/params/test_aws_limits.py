@@ -1,4 +1,4 @@
-"""Issue 15, item 5: params AWS would refuse are refused at validation, naming the field (bundle/params/aws_limits.py).
+"""Params AWS would refuse are refused at validation, naming the field (bundle/params/aws_limits.py).
 
 The plan's implied API requests are checked against botocore's own service models: a table of scenarios x
 operations with zero violations, and one deliberately bad input per rule, each caught and named.

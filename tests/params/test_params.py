@@ -230,7 +230,7 @@ def test_cli_validate_exit_codes(tmp_path):
     assert all("Traceback" not in r.stderr for r in (rejected, unreadable, missing))
 
 
-# --- issue 15, item 7: JSON's words, the nearest key, duplicate keys, one error for a wrong mode ----------
+# --- JSON's words, the nearest key, duplicate keys, one error for a wrong mode ----------
 
 
 @pytest.mark.parametrize(
