@@ -40,9 +40,8 @@ COMPONENT_TYPE = "sagemaker-bundle:index:Endpoint"
 @dataclass(frozen=True)
 class EndpointArgs:
     params: Params
-    artifact: ModelArtifact | None  # None for model_source custom-s3 or a multi-model endpoint
+    artifact: ModelArtifact | None  # None for model_source custom-s3 (nothing is built or uploaded) or a multi-model endpoint
     multi_model: MultiModelPackage | None = None  # a multi-model endpoint's models and handlers
-    artifact: ModelArtifact | None  # None for model_source custom-s3: nothing is built or uploaded
     # A/B and shadow variants: every recipe's artifact they serve, by recipe name (the default's is `artifact`).
     recipe_artifacts: dict = field(default_factory=dict)
     # Whom the update hook acts as: the provider's credential settings (the stack's aws:* config, or the catalog
