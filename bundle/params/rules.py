@@ -11,7 +11,8 @@ from typing import Any
 
 import jsonschema
 
-from bundle.params import variant_rules
+from bundle.params import instance_types, variant_rules
+from bundle.params.composition import follow_features
 from bundle.params.model import (
     API_OFF,
     Alarms,
@@ -130,12 +131,27 @@ def cross_field_problems(document: dict) -> list[Problem]:
                 )
             )
     problems += _api_problems(document.get("api"))
+    problems += _instance_type_problems(document)
     vpc = document.get("vpc", {})
     subnets, groups = vpc.get("subnet_ids", []), vpc.get("security_group_ids", [])
     if isinstance(subnets, list) and isinstance(groups, list) and bool(subnets) != bool(groups):
         missing = "security_group_ids" if subnets else "subnet_ids"
         problems.append(Problem(f"vpc.{missing}", "a VPC needs both subnet_ids and security_group_ids (or neither)"))
     return problems
+
+
+def _instance_type_problems(document: dict) -> list[Problem]:
+    """Every variant's instance type against AWS's catalogue and the image (instance_types.py)."""
+    if document.get("deployment_mode") == SERVERLESS:
+        return []
+    sized = [("instance_type", document.get("instance_type"))]
+    variants = document.get("variants")
+    if isinstance(variants, list):
+        sized += [(f"variants.{i}.instance_type", v.get("instance_type")) for i, v in enumerate(variants) if isinstance(v, dict)]
+    shadow = document.get("shadow")
+    if isinstance(shadow, dict) and shadow.get("enabled") is True:
+        sized.append(("shadow.instance_type", shadow.get("instance_type")))
+    return [Problem(where, message) for where, value in sized if (message := instance_types.problem(value))]
 
 
 def _api_problems(api) -> list[Problem]:
@@ -150,21 +166,6 @@ def _api_problems(api) -> list[Problem]:
             )
         ]
     return []
-# Multi-model endpoints run on CPU instances (AWS: "Multi-model endpoints support all of the CPU instance types"); GPU
-# ones need the Triton server, which the scikit-learn image is not. Families with accelerators: GPU, Inferentia, Trainium.
-ACCELERATED_FAMILIES = ("ml.p", "ml.g", "ml.inf", "ml.trn", "ml.dl")
-
-
-def multi_model_instance_problem(instance_type: str) -> str | None:
-    """Why `instance_type` cannot host this bundle's multi-model endpoint, or None (every CPU type can)."""
-    if isinstance(instance_type, str) and instance_type.startswith(ACCELERATED_FAMILIES):
-        return (
-            f"{instance_type} is an accelerated instance type: multi-model endpoints of the scikit-learn image run on CPU "
-            "instance types only (GPU multi-model endpoints need NVIDIA Triton); choose a CPU type such as ml.m5.large"
-        )
-    return None
-
-
 def _multi_model_problems(document: dict) -> list[Problem]:
     """What AWS refuses with a multi-model endpoint, and what this bundle's multi-model endpoint needs."""
     multi = document.get("multi_model")
@@ -195,13 +196,10 @@ def _multi_model_problems(document: dict) -> list[Problem]:
         problems.append(
             Problem(
                 "enable_network_isolation",
-                "a multi-model endpoint of the scikit-learn image downloads its handlers (code/inference.py, packed as sourcedir.tar.gz) "
-                "from S3 when the container starts, which network isolation forbids: set enable_network_isolation to false",
+                "enable_network_isolation true conflicts with multi_model.enabled true: a multi-model endpoint of the scikit-learn image downloads its handlers (code/inference.py, packed as sourcedir.tar.gz) "
+                "from S3 when the container starts, which network isolation forbids: leave enable_network_isolation out (it then defaults to false) or set it to false",
             )
         )
-    instance_problem = multi_model_instance_problem(document.get("instance_type"))
-    if instance_problem:
-        problems.append(Problem("instance_type", instance_problem))
     return problems
 
 
@@ -248,11 +246,16 @@ def _rollout_problems(document: dict) -> list[Problem]:
     return problems
 
 
+def _document(schema: dict, raw: dict) -> dict:
+    """The document as validated: the defaults the enabled features imply, then the schema's for the mode."""
+    return document_with_defaults(schema, follow_features(raw, schema["properties"]["deployment_mode"]["default"]))
+
+
 def problems_in(raw: Any, schema: dict | None = None) -> list[Problem]:
     schema = schema or load_schema()
     if not isinstance(raw, dict):
         return [Problem("(root)", f"params must be a JSON object, got a JSON {json_type(raw)}")]
-    document = document_with_defaults(schema, raw)
+    document = _document(schema, raw)
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
     found = [_schema_problem(e) for e in _errors(validator, document)]
     if document.get("deployment_mode") not in MODES:
@@ -282,7 +285,7 @@ def validate(raw: Any, source: str = "params") -> Params:
     found = problems_in(raw, schema)
     if found:
         raise InvalidParams(found, source)
-    d = document_with_defaults(schema, raw)
+    d = _document(schema, raw)
     # What does not apply to the mode is absent from `d`: the typed view gets its off state (defaults, disabled).
     off = with_defaults(schema, {"vpc": {}, "autoscaling": {}, "data_capture": {}, "multi_model": {}})
     serverless = d["deployment_mode"] == SERVERLESS

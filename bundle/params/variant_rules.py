@@ -123,7 +123,13 @@ def shadow_problems(d: dict) -> list[Problem]:
         )
     capture = d.get("data_capture") or {}
     if capture.get("enabled") is not True:
-        problems.append(Problem("shadow.enabled", "a shadow test compares both variants' captured predictions: set data_capture.enabled to true"))
+        problems.append(
+            Problem(
+                "shadow.enabled",
+                "shadow.enabled true conflicts with data_capture.enabled false: a shadow test compares both variants' captured "
+                "predictions; leave data_capture.enabled out (it follows the shadow) or set it to true",
+            )
+        )
     problems += model_problems("shadow.model", shadow.get("model"))
     weight, primary = shadow.get("weight"), d.get("variant_weight")
     if _ints(weight, primary) and weight > primary:

@@ -12,7 +12,7 @@ from bundle.artifact.recipes import RECIPES, target_model_name
 from bundle.artifact.build import recipe_artifact
 from bundle.local.plan import evaluate, plan_document
 from bundle.params.model import InvalidParams
-from bundle.params.rules import multi_model_instance_problem, validate
+from bundle.params.rules import validate
 from tokens import ALARM, BUCKET, CONFIG, DASHBOARD, ENDPOINT, HARDENING, MODEL, OBJECT, POLICY, ROLE, ROLE_POLICY, TARGET
 
 COPY = "aws:s3/objectCopy:ObjectCopy"
@@ -128,10 +128,12 @@ def test_serverless_cannot_host_several_models():
 
 
 def test_data_capture_custom_model_and_network_isolation_are_refused_by_name():
-    found = problems({"multi_model": {"enabled": True}, "data_capture": {"enabled": True}, **{"model_source": "custom-s3", "custom_model_s3_uri": "s3://b/m.tar.gz"}})
+    found = problems(
+        {"multi_model": {"enabled": True}, "data_capture": {"enabled": True}, "enable_network_isolation": True, **{"model_source": "custom-s3", "custom_model_s3_uri": "s3://b/m.tar.gz"}}
+    )
     assert "AWS does not support data capture" in found["data_capture.enabled"]
     assert "multi_model.models" in found["model_source"]
-    assert "downloads its handlers" in found["enable_network_isolation"], "the default (true) must be turned off"
+    assert "conflicts with multi_model.enabled true" in found["enable_network_isolation"], "only an explicit true conflicts"
 
 
 def test_models_are_recipe_names_or_archive_uris():
@@ -147,13 +149,9 @@ def test_a_target_model_name_longer_than_aws_allows_is_refused():
     assert "TargetModel has" in found["multi_model.models.0"]
 
 
-def test_instance_types_are_checked_against_what_multi_model_endpoints_support():
-    from bundle.params.schema import load_schema
-
-    offered = [choice["const"] for choice in load_schema()["properties"]["instance_type"]["oneOf"]]
-    assert all(multi_model_instance_problem(t) is None for t in offered), "every type the schema offers is a CPU type"
-    assert "CPU instance types only" in multi_model_instance_problem("ml.g5.xlarge")
-    assert multi_model_instance_problem("ml.inf1.xlarge") and multi_model_instance_problem("ml.p3.2xlarge")
+def test_accelerated_instance_types_are_refused_for_multi_model_endpoints_too():
+    found = problems({"multi_model": {"enabled": True}, "instance_type": "ml.g5.xlarge"})
+    assert "carries a GPU" in found["instance_type"]
 
 
 def test_the_schemas_recipe_names_are_the_bundles():

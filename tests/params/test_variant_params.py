@@ -55,7 +55,7 @@ def test_the_name_rule_is_botocores():
             "at least 2 instances in every variant",
         ),
         ({"shadow": {"enabled": True}, "variants": [{"name": "b"}], **CAPTURE}, "shadow.enabled", "exactly one production variant"),
-        ({"shadow": {"enabled": True}}, "shadow.enabled", "set data_capture.enabled to true"),
+        ({"shadow": {"enabled": True}, "data_capture": {"enabled": False}}, "shadow.enabled", "conflicts with data_capture.enabled false"),
         ({"shadow": {"enabled": True, "weight": 2}, **CAPTURE}, "shadow.weight", "over 100%"),
         ({"shadow": {"enabled": True, "name": "primary"}, **CAPTURE}, "shadow.name", "already variant_name's"),
         ({"deployment_mode": "serverless", "shadow": {"enabled": True}}, "shadow", "real-time endpoints only"),

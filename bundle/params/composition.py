@@ -1,0 +1,38 @@
+"""Defaults that follow from the features a params document enables: a field the user did not set takes the value
+the enabled features need, so switching one feature on never requires learning another field's default from an error.
+Only a value the user set explicitly can conflict, and the rules then name both fields (rules.py, variant_rules.py).
+
+- multi_model.enabled: enable_network_isolation defaults to false (the image downloads the handlers from S3 when a
+  multi-model container starts, which isolation forbids);
+- shadow.enabled: data_capture.enabled defaults to true (a shadow test compares both variants' captured predictions);
+- a serverless endpoint has no network isolation and no data capture: saying so (`enable_network_isolation: false`,
+  `data_capture: {"enabled": false}`) is no conflict, and the key is dropped as if it were left out.
+"""
+from __future__ import annotations
+
+import copy
+
+from bundle.params.schema import REALTIME, SERVERLESS
+
+
+def _enabled(raw: dict, feature: str) -> bool:
+    block = raw.get(feature)
+    return isinstance(block, dict) and block.get("enabled") is True
+
+
+def follow_features(raw: dict, default_mode: str) -> dict:
+    """`raw` with the defaults its enabled features imply filled in; what the user set is kept as set."""
+    document = copy.deepcopy(raw)
+    mode = document.get("deployment_mode", default_mode)
+    if _enabled(document, "multi_model"):
+        document.setdefault("enable_network_isolation", False)
+    if _enabled(document, "shadow") and mode == REALTIME:  # elsewhere the shadow itself is refused
+        capture = document.setdefault("data_capture", {})
+        if isinstance(capture, dict):
+            capture.setdefault("enabled", True)
+    if mode == SERVERLESS:
+        if document.get("enable_network_isolation") is False:
+            del document["enable_network_isolation"]
+        if document.get("data_capture") == {"enabled": False}:
+            del document["data_capture"]
+    return document
