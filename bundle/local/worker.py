@@ -40,13 +40,14 @@ def container_environment(base_dir: Path, workers: int, timeout: int) -> dict[st
 class ImageWorker:
     """gunicorn + gevent + sagemaker-containers' Worker in `.venv-image`, on an ephemeral loopback port."""
 
-    def __init__(self, model_dir: Path, workers: int = 1, timeout: int = MODEL_SERVER_TIMEOUT, log=None):
+    def __init__(self, model_dir: Path, workers: int = 1, timeout: int = MODEL_SERVER_TIMEOUT, log=None, environment: dict[str, str] | None = None):
         if not IMAGE_PYTHON.exists():
             raise BundleError(f"{IMAGE_PYTHON.parent.parent.name} is missing: run `make setup` (the serving image's libraries)")
         self.model_dir = model_dir
         self.workers = workers
         self.timeout = timeout
         self._log = log  # a callable for each log line, or None to keep only the tail
+        self.environment = dict(environment or {})  # added to the container's environment (e.g. a probe on PYTHONPATH)
         self.lines: deque[str] = deque(maxlen=200)
         self._process: subprocess.Popen | None = None
         self.port: int | None = None
@@ -75,6 +76,7 @@ class ImageWorker:
         (base_dir / "code").mkdir(exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
         env.update(container_environment(base_dir, self.workers, self.timeout))
+        env.update(self.environment)
         self._process = subprocess.Popen(
             self.command(), cwd=base_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, start_new_session=True,
