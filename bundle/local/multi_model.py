@@ -31,6 +31,7 @@ import urllib3
 
 from bundle.artifact.tarball import unpack_artifact
 from bundle.errors import BundleError
+from bundle.local.lifetime import die_with_parent, stop_group
 from bundle.paths import CONTAINER_CODE, IMAGE_PYTHON
 
 # MMS parses its addresses' ports as signed shorts: 32768 and above are refused.
@@ -112,7 +113,7 @@ class MultiModelServer:
         self._process = subprocess.Popen(
             [str(IMAGE_PYTHON), str(CONTAINER_CODE / "multi_model.py")],
             cwd=self.base_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, start_new_session=True,
+            text=True, start_new_session=True, preexec_fn=die_with_parent(),
         )  # fmt: skip
         threading.Thread(target=self._read_log, daemon=True).start()
         self._pool = urllib3.HTTPConnectionPool(
@@ -162,17 +163,13 @@ class MultiModelServer:
     def stop(self) -> None:
         if self._pool is not None:
             self._pool.close()
-        if self._process is None or self._process.poll() is not None:
-            return
-        # The JVM and its Python workers share the launcher's session: stop them together.
-        try:
-            os.killpg(self._process.pid, signal.SIGTERM)
-            self._process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait()
-        except ProcessLookupError:
-            pass
+        # The JVM and its Python workers share the launcher's session: the launcher stops its group on SIGTERM, and
+        # whatever is left of the group is killed.
+        stop_group(self._process, signal.SIGTERM)
+
+    def alive(self) -> bool:
+        """The launcher is running: it exits when the JVM does."""
+        return self._process is not None and self._process.poll() is None
 
     def __enter__(self) -> "MultiModelServer":
         return self.start()

@@ -16,6 +16,7 @@ from pathlib import Path
 import urllib3
 
 from bundle.errors import BundleError
+from bundle.local.lifetime import die_with_parent, stop_group
 from bundle.names import MODEL_ENVIRONMENT
 from bundle.paths import CONTAINER_CODE, IMAGE_PYTHON
 
@@ -79,7 +80,7 @@ class ImageWorker:
         env.update(self.environment)
         self._process = subprocess.Popen(
             self.command(), cwd=base_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            stderr=subprocess.STDOUT, text=True, start_new_session=True, preexec_fn=die_with_parent(),
         )  # fmt: skip
         listening = threading.Event()
         threading.Thread(target=self._read_log, args=(listening,), daemon=True).start()
@@ -123,12 +124,10 @@ class ImageWorker:
 
         return [child.pid for child in psutil.Process(self._process.pid).children()]
 
+    def alive(self) -> bool:
+        """The gunicorn master is running (it replaces a worker that dies; nothing replaces it)."""
+        return self._process is not None and self._process.poll() is None
+
     def stop(self) -> None:
-        if self._process is None or self._process.poll() is not None:
-            return
-        self._process.send_signal(signal.SIGTERM)  # gunicorn's graceful stop
-        try:
-            self._process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait()
+        """SIGTERM is gunicorn's graceful stop; then whatever is left of its process group is killed."""
+        stop_group(self._process, signal.SIGTERM)
