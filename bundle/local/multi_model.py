@@ -107,7 +107,7 @@ class MultiModelServer:
 
     def start(self) -> "MultiModelServer":
         self.base_dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = self.port or free_port()  # a restart keeps the port
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "SAGEMAKER_"))}
         env.update(multi_model_environment(self.base_dir, self.code_dir, self.port, self.timeout))
         self._process = subprocess.Popen(
@@ -242,6 +242,11 @@ class MultiModelRouter:
         self.ready_timeout = ready_timeout
         self._lock = threading.Lock()
         self._loads: dict[str, _Loading] = {}
+
+    def forget(self) -> None:
+        """The server was restarted with no model registered: every model loads again on its next call."""
+        with self._lock:
+            self._loads.clear()
 
     def invoke(self, target: str, body: bytes, headers: dict) -> tuple[int, bytes, str, str | None]:
         name = model_name_for(target)

@@ -64,7 +64,7 @@ class ImageWorker:
             "-w", str(self.workers),
             "--worker-connections", str(1000 * self.workers),
             "--timeout", str(self.timeout),
-            "-b", "127.0.0.1:0",
+            "-b", f"127.0.0.1:{self.port or 0}",  # a restart keeps the port
             "--pythonpath", str(CONTAINER_CODE),
             "--log-level", "info",
             "single_model:app",
