@@ -76,8 +76,12 @@ $(IMAGE_VENV)/.installed: requirements-image.txt
 demo: setup
 	$(PY) -m bundle demo
 
+# In parallel (pytest-xdist): each worker process builds its own session fixtures (the artifact from the shared cache,
+# the image's worker); a module's tests stay on one worker (loadscope), so its servers (the multi-model server, moto,
+# the emulated deployments) start once. The 15 slowest tests are printed at the end.
+TEST_WORKERS ?= auto
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --durations=15
 
 bench: setup
 	$(PY) -m bundle bench

@@ -49,11 +49,15 @@ def cmd_serve(args) -> int:
     signal.signal(signal.SIGINT, stop)
     served = {"artifact": str(path)} if multi_model is None else {"multi_model": models}
     print(json.dumps({"url": endpoint.url, "worker_url": endpoint.worker_url, **served, "status": "serving"}), flush=True)
+    supervisor = endpoint.supervise(max_restarts=args.max_restarts)  # restarts a server that dies
     try:
         endpoint.serve_forever()
     finally:
         if scratch is not None:
             scratch.cleanup()
+    if supervisor.failure:
+        print(json.dumps({"status": "failed", "reason": supervisor.failure}), flush=True)
+        return 1
     print(json.dumps({"status": "stopped"}), flush=True)
     return 0
 
@@ -400,6 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="serve a multi-model endpoint (the image's multi-model server; needs Java): the archives in DIR, each called by "
         "its file name as TargetModel; without DIR, the POC recipes' archives",
+    )
+    p.add_argument(
+        "--max-restarts", type=_positive, default=5, help="restart a server that dies up to this many times a minute, then exit non-zero (default 5)"
     )
     p.set_defaults(run=cmd_serve)
 

@@ -13,6 +13,7 @@ from bundle.local.endpoint import LocalEndpoint
 from bundle.local.inprocess import LoadedModel, invoke, load_artifact
 
 REPO = Path(__file__).resolve().parents[1]
+pytest_plugins = ("process_table",)  # the run fails listing any server it left running
 
 
 @pytest.fixture(scope="session")

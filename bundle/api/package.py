@@ -7,6 +7,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from bundle.files import write_atomically
 from bundle.paths import BUILD_DIR, REPO_ROOT
 
 # The handler, what it imports from the bundle, and their packages' __init__ files (docstrings only).
@@ -45,6 +46,5 @@ def build_package(out_dir: Path = BUILD_DIR / "lambda") -> LambdaPackage:
     digest = hashlib.sha256(data)
     path = out_dir / f"api-{digest.hexdigest()[:16]}.zip"
     if not path.exists() or path.read_bytes() != data:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        write_atomically(path, data)
     return LambdaPackage(path, digest.hexdigest(), base64.b64encode(digest.digest()).decode())

@@ -32,6 +32,7 @@ import numpy
 import scipy
 import sklearn
 
+from bundle.files import write_atomically
 from bundle.paths import CACHE_DIR
 from bundle.artifact.recipes import DEFAULT_RECIPE, INFERENCE_SOURCE, Recipe, get_recipe
 from bundle.artifact.tarball import deterministic_tarball
@@ -259,15 +260,7 @@ def _build_into(entry: Path, image: ServingImage, versions: Versions, recipe: Re
         files = {training.MODEL_FILENAME: model_bytes, "manifest.json": manifest_bytes, "code/inference.py": INFERENCE_SOURCE.read_bytes()}
     tarball = deterministic_tarball(files)
     for name, data in ((ARTIFACT_NAME, tarball), ("manifest.json", manifest_bytes)):
-        _write_atomically(entry / name, data)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary name and rename: a crash never leaves a half-written cache entry."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(data)
-    partial.replace(path)
+        write_atomically(entry / name, data)
 
 
 def _load(entry: Path, cached: bool, recipe: str, layout: str) -> Artifact:
@@ -290,5 +283,5 @@ def sourcedir_file() -> tuple[Path, str]:
     sha = hashlib.sha256(code).hexdigest()
     path = CACHE_DIR / "sourcedir" / f"{sha}.tar.gz"
     if not path.exists():
-        _write_atomically(path, code)
+        write_atomically(path, code)
     return path, sha

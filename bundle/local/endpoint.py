@@ -160,6 +160,15 @@ class LocalEndpoint:
         if async_config is not None:
             self._server.async_invocations = _async_invocations(self._server, async_config, region, s3_endpoint_url)
         self._thread: threading.Thread | None = None
+        self.supervisor = None
+
+    def supervise(self, **options):
+        """Restart a server of this endpoint that dies while it serves (bundle/local/supervisor.py); the supervisor
+        stops before the servers do. Returns it: its `failure` says why it gave up, if it did."""
+        from bundle.local.supervisor import Supervisor
+
+        self.supervisor = Supervisor.for_endpoint(self, **options).start()
+        return self.supervisor
 
     @property
     def url(self) -> str:
@@ -202,6 +211,8 @@ class LocalEndpoint:
         self._close()
 
     def _close(self) -> None:
+        if self.supervisor is not None:
+            self.supervisor.stop()
         if self._server.async_invocations is not None:
             self._server.async_invocations.close()
         self._server.server_close()

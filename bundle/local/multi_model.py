@@ -31,6 +31,7 @@ import urllib3
 
 from bundle.artifact.tarball import unpack_artifact
 from bundle.errors import BundleError
+from bundle.local.lifetime import die_with_parent, stop_group
 from bundle.paths import CONTAINER_CODE, IMAGE_PYTHON
 
 # MMS parses its addresses' ports as signed shorts: 32768 and above are refused.
@@ -106,13 +107,13 @@ class MultiModelServer:
 
     def start(self) -> "MultiModelServer":
         self.base_dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = self.port or free_port()  # a restart keeps the port
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "SAGEMAKER_"))}
         env.update(multi_model_environment(self.base_dir, self.code_dir, self.port, self.timeout))
         self._process = subprocess.Popen(
             [str(IMAGE_PYTHON), str(CONTAINER_CODE / "multi_model.py")],
             cwd=self.base_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, start_new_session=True,
+            text=True, start_new_session=True, preexec_fn=die_with_parent(),
         )  # fmt: skip
         threading.Thread(target=self._read_log, daemon=True).start()
         self._pool = urllib3.HTTPConnectionPool(
@@ -162,17 +163,13 @@ class MultiModelServer:
     def stop(self) -> None:
         if self._pool is not None:
             self._pool.close()
-        if self._process is None or self._process.poll() is not None:
-            return
-        # The JVM and its Python workers share the launcher's session: stop them together.
-        try:
-            os.killpg(self._process.pid, signal.SIGTERM)
-            self._process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait()
-        except ProcessLookupError:
-            pass
+        # The JVM and its Python workers share the launcher's session: the launcher stops its group on SIGTERM, and
+        # whatever is left of the group is killed.
+        stop_group(self._process, signal.SIGTERM)
+
+    def alive(self) -> bool:
+        """The launcher is running: it exits when the JVM does."""
+        return self._process is not None and self._process.poll() is None
 
     def __enter__(self) -> "MultiModelServer":
         return self.start()
@@ -245,6 +242,11 @@ class MultiModelRouter:
         self.ready_timeout = ready_timeout
         self._lock = threading.Lock()
         self._loads: dict[str, _Loading] = {}
+
+    def forget(self) -> None:
+        """The server was restarted with no model registered: every model loads again on its next call."""
+        with self._lock:
+            self._loads.clear()
 
     def invoke(self, target: str, body: bytes, headers: dict) -> tuple[int, bytes, str, str | None]:
         name = model_name_for(target)

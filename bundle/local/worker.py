@@ -16,6 +16,7 @@ from pathlib import Path
 import urllib3
 
 from bundle.errors import BundleError
+from bundle.local.lifetime import die_with_parent, stop_group
 from bundle.names import MODEL_ENVIRONMENT
 from bundle.paths import CONTAINER_CODE, IMAGE_PYTHON
 
@@ -40,13 +41,14 @@ def container_environment(base_dir: Path, workers: int, timeout: int) -> dict[st
 class ImageWorker:
     """gunicorn + gevent + sagemaker-containers' Worker in `.venv-image`, on an ephemeral loopback port."""
 
-    def __init__(self, model_dir: Path, workers: int = 1, timeout: int = MODEL_SERVER_TIMEOUT, log=None):
+    def __init__(self, model_dir: Path, workers: int = 1, timeout: int = MODEL_SERVER_TIMEOUT, log=None, environment: dict[str, str] | None = None):
         if not IMAGE_PYTHON.exists():
             raise BundleError(f"{IMAGE_PYTHON.parent.parent.name} is missing: run `make setup` (the serving image's libraries)")
         self.model_dir = model_dir
         self.workers = workers
         self.timeout = timeout
         self._log = log  # a callable for each log line, or None to keep only the tail
+        self.environment = dict(environment or {})  # added to the container's environment (e.g. a probe on PYTHONPATH)
         self.lines: deque[str] = deque(maxlen=200)
         self._process: subprocess.Popen | None = None
         self.port: int | None = None
@@ -62,7 +64,7 @@ class ImageWorker:
             "-w", str(self.workers),
             "--worker-connections", str(1000 * self.workers),
             "--timeout", str(self.timeout),
-            "-b", "127.0.0.1:0",
+            "-b", f"127.0.0.1:{self.port or 0}",  # a restart keeps the port
             "--pythonpath", str(CONTAINER_CODE),
             "--log-level", "info",
             "single_model:app",
@@ -75,9 +77,10 @@ class ImageWorker:
         (base_dir / "code").mkdir(exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
         env.update(container_environment(base_dir, self.workers, self.timeout))
+        env.update(self.environment)
         self._process = subprocess.Popen(
             self.command(), cwd=base_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            stderr=subprocess.STDOUT, text=True, start_new_session=True, preexec_fn=die_with_parent(),
         )  # fmt: skip
         listening = threading.Event()
         threading.Thread(target=self._read_log, args=(listening,), daemon=True).start()
@@ -121,12 +124,10 @@ class ImageWorker:
 
         return [child.pid for child in psutil.Process(self._process.pid).children()]
 
+    def alive(self) -> bool:
+        """The gunicorn master is running (it replaces a worker that dies; nothing replaces it)."""
+        return self._process is not None and self._process.poll() is None
+
     def stop(self) -> None:
-        if self._process is None or self._process.poll() is not None:
-            return
-        self._process.send_signal(signal.SIGTERM)  # gunicorn's graceful stop
-        try:
-            self._process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait()
+        """SIGTERM is gunicorn's graceful stop; then whatever is left of its process group is killed."""
+        stop_group(self._process, signal.SIGTERM)

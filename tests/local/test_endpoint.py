@@ -116,7 +116,7 @@ def test_cli_serve_shuts_down_cleanly_on_signal(artifact, stop_signal):
         connection.request("GET", "/ping")
         assert connection.getresponse().status == 200
         process.send_signal(stop_signal)
-        out, err = process.communicate(timeout=10)
+        out, err = process.communicate(timeout=60)  # a graceful stop of gunicorn, however busy the machine
     finally:
         if process.poll() is None:
             process.kill()

@@ -146,15 +146,34 @@ def test_a_model_still_loading_is_model_not_ready_then_serves(mme, runtime, arch
         router.ready_timeout = 60.0
 
 
-def test_stopping_the_endpoint_stops_the_multi_model_server_and_its_jvm(archives):
-    """Nothing is left running: the launcher, the JVM and its Python workers share one process group, all gone."""
+def test_a_killed_jvm_is_restarted_its_models_load_again_and_stop_leaves_nothing(archives):
+    """serve's supervisor notices the JVM's death (the launcher exits with it), starts the server again on its port,
+    and the next call loads its model again; stopping then ends the launcher, the JVM and its Python workers (one
+    process group), all gone."""
     import psutil
 
-    root, _ = archives
+    root, names = archives
+    target = names[next(iter(RECIPES))]
     served = LocalEndpoint(None, port=0, endpoint_name=ENDPOINT, multi_model=MultiModelSource(ModelStore.directory(root), sourcedir_tarball()))
-    launcher = psutil.Process(served.worker._process.pid)
-    family = [launcher, *launcher.children(recursive=True)]
-    assert any("java" in (p.name() or "") for p in family), "the server runs a JVM"
-    served.start().stop()
+    family = []
+    try:
+        served.start()
+        runtime = aws.client("sagemaker-runtime", "us-east-1", endpoint_url=served.url, max_attempts=1)
+        assert invoke(runtime, target)["predictions"] == expected_classes()
+        logged = []
+        supervisor = served.supervise(poll=0.2, log=logged.append)
+        java = [p for p in psutil.Process(served.worker._process.pid).children(recursive=True) if p.name() == "java"]
+        assert java, "the server runs a JVM"
+        java[0].kill()
+        deadline = time.monotonic() + 180
+        while supervisor.restarts < 1:
+            assert time.monotonic() < deadline and supervisor.failure is None, (supervisor.failure, logged)
+            time.sleep(0.2)
+        assert invoke(runtime, target)["predictions"] == expected_classes(), "the model loads again in the new server"
+        assert any("its process exited" in line for line in logged), logged
+        launcher = psutil.Process(served.worker._process.pid)
+        family = [launcher, *launcher.children(recursive=True)]
+    finally:
+        served.stop()
     gone, alive = psutil.wait_procs(family, timeout=20)
     assert not alive, f"still running after stop: {[p.pid for p in alive]}"

@@ -6,7 +6,6 @@ import json
 import math
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -26,10 +25,9 @@ def config(endpoint, **overrides) -> LoadTestConfig:
 
 
 def test_recommendation_is_the_safety_factor_times_the_best_sustainable_rate(endpoint):
-    started = time.perf_counter()
     result = run_loadtest(config(endpoint, latency_goal_ms=10_000, safety_factor=0.5))
-    assert time.perf_counter() - started < 120, "two steps of 30 requests must stop by themselves"
     assert [s.concurrency for s in result.steps] == [1, 2]
+    assert [s.requests for s in result.steps] == [30, 30], "each step stops at its request budget, not its 60 s"
     for step in result.steps:
         assert step.errors == 0 and step.requests > 0
         # The rate is what was answered in the step's time, per minute.

@@ -17,8 +17,8 @@ public pieces):
 
 Differences from the image, on purpose: the server binds 127.0.0.1 (the image binds 0.0.0.0 inside its container);
 the user module's directory is put on PYTHONPATH instead of being pip-installed into site-packages (serving never
-changes `.venv-image`); MMS runs in the foreground of this process (the image starts it in the background and
-waits on it), with its pid file, sockets and logs in `$SAGEMAKER_BASE_DIR/mms`; the image's plugin jar (an
+changes `.venv-image`); MMS runs in the foreground, a child of this process, which exits with it and on SIGTERM
+stops its whole process group, the JVM and its workers (the image starts it in the background and waits on it), with its pid file, sockets and logs in `$SAGEMAKER_BASE_DIR/mms`; the image's plugin jar (an
 `/execution-parameters` endpoint for batch transform) is absent. The image's JVM runs openjdk 8; on a newer Java
 its `-XX:+UseParNewGC` is refused, so `-XX:+IgnoreUnrecognizedVMOptions` is added through JAVA_TOOL_OPTIONS.
 """
@@ -28,6 +28,8 @@ import importlib
 import math
 import multiprocessing
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -116,7 +118,14 @@ def main() -> None:
     command, env = prepare(base_dir)
     os.chdir(base_dir / "mms")
     print(f"starting multi-model-server on 127.0.0.1:{env['SAGEMAKER_BIND_TO_PORT']}: {' '.join(command)}", flush=True)
-    os.execve(command[0], command, env)
+    server = subprocess.Popen(command, env=env)
+
+    def stop(signum, frame):  # the JVM and its Python workers are in this process group: stop them all
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        os.killpg(os.getpgid(0), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    sys.exit(server.wait())
 
 
 if __name__ == "__main__":
