@@ -1,8 +1,8 @@
 """Which instance types the bundle accepts: AWS's own catalogue (botocore's service model), filtered to what the
 scikit-learn serving image can run.
 
-The catalogue is botocore's `ProductionVariantInstanceType` enum (endpoints) and `TransformInstanceType` (batch
-transform): a newer botocore brings the types AWS sells today, nothing here lists them. The filter follows from how
+The catalogue is botocore's `ProductionVariantInstanceType` enum: a newer botocore brings the types AWS sells today,
+nothing here lists them. The filter follows from how
 AWS names instance types ("Amazon EC2 instance type naming conventions": series, generation, then attributes; the
 attribute `g` is AWS Graviton, an arm64 CPU) and from the image:
 
@@ -10,8 +10,7 @@ attribute `g` is AWS Graviton, an arm64 CPU) and from the image:
   `docker/<version>/final/Dockerfile.cpu` on an x86_64 base, and the SageMaker Python SDK's
   `image_uri_config/sklearn.json` lists the processor `cpu` alone for every inference version; its
   `inference_graviton` scope holds version 1.0-1 only, which the bundle does not package (bundle/artifact/image.py);
-- so GPU series (g, p), AWS Inferentia and Trainium (inf, trn) and Habana Gaudi (dl) are refused, and so is Graviton,
-  unless the image version chosen has an arm64 build (`ServingImage.arm64`).
+- so GPU series (g, p), AWS Inferentia and Trainium (inf, trn), Habana Gaudi (dl) and Graviton are refused.
 """
 from __future__ import annotations
 
@@ -21,19 +20,16 @@ import re
 
 # The series whose instances carry an accelerator the CPU image cannot use, with what they are.
 ACCELERATED_SERIES = {"g": "a GPU", "p": "a GPU", "inf": "AWS Inferentia", "trn": "AWS Trainium", "dl": "Habana Gaudi accelerators"}
-BURSTABLE_SERIES = ("t",)
 # AWS's naming convention: ml.<series><generation><attributes>[-<options>].<size>, e.g. ml.c6in.xlarge, ml.p6-b200.48xlarge.
 NAME = re.compile(r"^ml\.(?P<series>[a-z]+?)(?P<generation>\d+)(?P<attributes>[a-z]*)(?:-[a-z0-9]+)?\.(?P<size>[a-z0-9]+)$")
-PATTERN = r"^ml\.[a-z0-9-]+\.[a-z0-9]+$"  # the schema's shape check; which names exist is botocore's to say
 
 
 @functools.lru_cache(maxsize=None)
-def catalogue(operation: str = "endpoint") -> tuple[str, ...]:
-    """Every instance type AWS accepts for an endpoint variant ("endpoint") or a transform job ("batch")."""
+def catalogue() -> tuple[str, ...]:
+    """Every instance type AWS accepts for an endpoint's production variant."""
     from bundle.params.aws_limits import service_model
 
-    shape = "ProductionVariantInstanceType" if operation == "endpoint" else "TransformInstanceType"
-    return tuple(service_model("sagemaker").shape_for(shape).enum)
+    return tuple(service_model("sagemaker").shape_for("ProductionVariantInstanceType").enum)
 
 
 def refusal(instance_type: str) -> str | None:
@@ -56,28 +52,17 @@ def refusal(instance_type: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=None)
-def accepted(operation: str = "endpoint") -> tuple[str, ...]:
+def accepted() -> tuple[str, ...]:
     """The catalogue's types the image runs on, in botocore's order."""
-    return tuple(t for t in catalogue(operation) if refusal(t) is None)
+    return tuple(t for t in catalogue() if refusal(t) is None)
 
 
-def families(operation: str = "endpoint") -> list[str]:
-    """The accepted types' families (m6i, c7i, ...), sorted: what the README and the schema's description summarise."""
-    return sorted({t.split(".")[1] for t in accepted(operation)})
-
-
-def is_burstable(instance_type: str) -> bool:
-    match = NAME.match(instance_type) if isinstance(instance_type, str) else None
-    return bool(match) and match["series"] in BURSTABLE_SERIES
-
-
-def problem(instance_type, operation: str = "endpoint") -> str | None:
+def problem(instance_type) -> str | None:
     """The message for an instance type the bundle cannot deploy, or None."""
     if not isinstance(instance_type, str):
         return None  # the schema names the type
-    if instance_type not in catalogue(operation):
-        near = difflib.get_close_matches(instance_type, accepted(operation), n=3, cutoff=0.6)
-        hint = f" (did you mean {', '.join(near)}?)" if near else f"; e.g. {', '.join(accepted(operation)[:3])}"
-        what = "a SageMaker endpoint" if operation == "endpoint" else "a SageMaker batch transform job"
-        return f"{instance_type!r} is not an instance type AWS offers for {what} (botocore's list){hint}"
+    if instance_type not in catalogue():
+        near = difflib.get_close_matches(instance_type, accepted(), n=3, cutoff=0.6)
+        hint = f" (did you mean {', '.join(near)}?)" if near else f"; e.g. {', '.join(accepted()[:3])}"
+        return f"{instance_type!r} is not an instance type AWS offers for a SageMaker endpoint (botocore's list){hint}"
     return refusal(instance_type)
