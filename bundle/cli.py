@@ -115,7 +115,8 @@ def cmd_validate(args) -> int:
     except InvalidParams as e:
         print(str(e), file=sys.stderr)
         return 2
-    sizing = f"serverless {params.serverless.memory_size_mb} MB" if params.serverless else params.instance_type
+    primary = params.primary
+    sizing = f"serverless {primary.serverless.memory_size_mb} MB" if primary.serverless else primary.instance_type
     source = f"multi-model: {len(params.multi_model.models)} models" if params.is_multi_model else params.model_source
     print(f"{args.file}: valid ({source}, {sizing}, endpoint {params.endpoint_name})")
     return 0

@@ -36,8 +36,10 @@ def scaling_resource_id(endpoint_name: str, variant_name: str) -> str:
     return f"endpoint/{endpoint_name}/variant/{variant_name}"
 
 
-def scaling_policy_name(endpoint_name: str) -> str:
-    return f"{endpoint_name}-invocations-per-instance"
+def scaling_policy_name(endpoint_name: str, variant_name: str | None = None) -> str:
+    """The primary's policy keeps the endpoint's name; another variant's is named by it too."""
+    base = f"{endpoint_name}-{variant_name}" if variant_name else endpoint_name
+    return f"{base}-invocations-per-instance"
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:

@@ -52,7 +52,8 @@ def catalog_run(params: str, connections: str, metadata: str | None, out_dir: Pa
 
 def summary(run: CatalogRun) -> str:
     p = run.inputs.params
-    sizing = f"serverless {p.serverless.memory_size_mb} MB" if p.serverless else f"{p.instance_type} x{p.initial_instance_count}"
+    v = p.primary
+    sizing = f"serverless {v.serverless.memory_size_mb} MB" if v.serverless else f"{v.instance_type} x{v.initial_instance_count}"
     lines = [
         "catalog run (offline plan; `pulumi up` where the Pulumi CLI and AWS credentials exist)",
         f"  inputs valid: params, connections ({run.inputs.connections.source})"

@@ -63,3 +63,23 @@ def data_capture_config(settings: CaptureSettings, destination: pulumi.Output[st
             csv_content_types=CSV_TYPES, json_content_types=JSON_TYPES
         ),
     )
+
+
+@dataclass(frozen=True)
+class Capture:
+    """Where the endpoint's captured requests go: the settings, SageMaker's destination, and the endpoint's folder under
+    it (the role's only write there, and a stack output). Nothing when capture is off."""
+
+    settings: CaptureSettings
+    destination: pulumi.Output[str] | None
+    prefix: pulumi.Output[str] | None
+
+    def config(self) -> aws.sagemaker.EndpointConfigurationDataCaptureConfigArgs | None:
+        return data_capture_config(self.settings, self.destination) if self.destination else None
+
+
+def plan_capture(endpoint_name: str, capture: DataCapture, kms_key_arn: str, bucket_name: pulumi.Output[str] | None) -> Capture:
+    settings = CaptureSettings(endpoint_name, capture, kms_key_arn)
+    destination = capture_destination(settings, bucket_name)
+    prefix = destination.apply(lambda d: landing_prefix(d, endpoint_name)) if destination else None
+    return Capture(settings, destination, prefix)

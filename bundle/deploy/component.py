@@ -1,19 +1,22 @@
 """The deployment: one ComponentResource that owns every AWS resource of the endpoint.
 
 The constructor only orchestrates, in the order the resources depend on each other; each concern is a small
-function in its own module that takes the narrow settings it needs:
+module that takes the narrow settings it needs:
 
+  modes.py          the mode as a value: what real-time, serverless and async each add (blocks, grants, alarms, scaling)
+  fleet.py          the variants, one list (the primary first): a Model per distinct model, the configuration's entries
   storage.py        the bundle's bucket, hardened and kept (it may hold captured data)
-  model.py          the model's data (the uploaded POC artifact, or the user's archive) and the SageMaker Model
+  model.py          a model's data (an uploaded recipe, the user's archive, a multi-model prefix) and the SageMaker Model
   capture.py        where captured requests land, and with which key
   async_inference.py  async requests and results: their S3 prefixes, notification topics, the role's grants for them
   batch_transform.py  where transform jobs (run as the Model's role) may read and write
   iam.py            the execution role, least privilege
   endpoint.py       the endpoint configuration and the endpoint
   rollout.py        blue/green guardrails, and autoscaling kept out of UpdateEndpoint's way
-  observability.py  the alarms (they drive the rollback), their topic, the dashboard, the variant's metrics
-  scaling.py        the scalable target and its target-tracking policy
+  observability.py  the alarms (they drive the rollback) and their topic; metrics.py, dashboard.py what they watch
+  scaling.py        a variant's scalable target and its policies (invocations, or an async queue's backlog)
   api.py            the optional REST front (API Gateway), direct or through the bundle's Lambda
+  outputs.py        the stack's outputs, read from the component
 
 Design choices that avoid the pitfalls SageMaker IaC users hit (shared FACTS.md): a content-addressed artifact key
 (a new model is a new key, so the Model is replaced), auto-named Model and configuration (create-before-delete),
@@ -27,10 +30,11 @@ import pulumi
 import pulumi_aws as aws
 
 from bundle.artifact.image import REPOSITORY, serving_image
-from bundle.deploy import api, async_inference, batch_transform, capture, endpoint, iam, model, observability, scaling, storage, variants
+from bundle.deploy import api, batch_transform, capture, endpoint, fleet, iam, model, modes, observability, scaling, storage
 from bundle.deploy.hook_identity import ProviderSettings
+from bundle.deploy.metrics import Watched
 from bundle.deploy.model import ModelArtifact, MultiModelPackage
-from bundle.deploy.rollout import endpoint_options, scaling_hook
+from bundle.deploy.rollout import endpoint_options, scaling_hook_for
 from bundle.names import BUNDLE_TAG
 from bundle.params.model import Params
 
@@ -40,10 +44,9 @@ COMPONENT_TYPE = "sagemaker-bundle:index:Endpoint"
 @dataclass(frozen=True)
 class EndpointArgs:
     params: Params
-    artifact: ModelArtifact | None  # None for model_source custom-s3 (nothing is built or uploaded) or a multi-model endpoint
+    # Every recipe's packaged artifact a variant serves, by recipe name (none for the user's archives).
+    recipe_artifacts: dict[str, ModelArtifact] = field(default_factory=dict)
     multi_model: MultiModelPackage | None = None  # a multi-model endpoint's models and handlers
-    # A/B and shadow variants: every recipe's artifact they serve, by recipe name (the default's is `artifact`).
-    recipe_artifacts: dict = field(default_factory=dict)
     # Whom the update hook acts as: the provider's credential settings (the stack's aws:* config, or the catalog
     # connection's role). The default follows the ambient credentials.
     identity: ProviderSettings = ProviderSettings()
@@ -72,188 +75,72 @@ def aws_environment(parent: pulumi.Resource, image_version: str) -> AwsEnvironme
 
 class SageMakerEndpoint(pulumi.ComponentResource):
     environment: AwsEnvironment
+    mode: modes.RealTime  # the mode's value (bundle/deploy/modes.py): what it adds and how it scales
     bucket: storage.BundleBucket | None
-    model_data: model.ModelData
-    capture_destination: pulumi.Output[str] | None
-    capture_prefix: pulumi.Output[str] | None
+    model_data: dict[str, model.ModelData]  # each distinct model's data, the primary's first
+    capture: capture.Capture
+    batch_locations: batch_transform.BatchLocations | None  # batch_transform.enabled
     execution: iam.ExecutionRole
-    model: aws.sagemaker.Model
+    models: dict[str, aws.sagemaker.Model]  # one per distinct model, the primary's first
     config: aws.sagemaker.EndpointConfiguration
     observability: observability.Observability
     endpoint: aws.sagemaker.Endpoint
-    autoscaling: scaling.VariantScaling | None
-    async_locations: async_inference.AsyncLocations | None  # deployment_mode async
-    async_topics: async_inference.AsyncTopics | None
-    batch_locations: batch_transform.BatchLocations | None  # batch_transform.enabled
+    scaling: dict[str, scaling.VariantScaling]  # by variant, for those that autoscale
     api: api.RestFront | None
 
     def __init__(self, name: str, args: EndpointArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(COMPONENT_TYPE, name, None, opts)
-        p = args.params
+        p = self.params = args.params
         tags = {**p.tags, "bundle": BUNDLE_TAG, "endpoint": p.endpoint_name}
-        self.environment = aws_environment(self, p.serving_image_version)
+        self.environment = env = aws_environment(self, p.serving_image_version)
+        self.mode = modes.mode_for(p)
 
-        # Where the model and captured data live.
-        self.bucket = (
-            storage.create_bucket(storage.BucketSettings(p.endpoint_name, p.kms_key_arn, p.delete_bucket_on_destroy), tags, self)
-            if p.needs_bucket
-            else None
-        )
-        if args.multi_model is not None:
-            self.model_data = model.multi_model_data(self.bucket, args.multi_model, self.environment.partition, tags, self)
-        elif args.artifact is not None:
-            self.model_data = model.uploaded_model_data(self.bucket, args.artifact, p.endpoint_name, self.environment.partition, tags, self)
-        else:
-            self.model_data = model.custom_model_data(p.custom_model_s3_uri, self.environment.partition)
-        captured = capture.CaptureSettings(p.endpoint_name, p.data_capture, p.kms_key_arn)
-        self.capture_destination = capture.capture_destination(captured, self.bucket.bucket.bucket if self.bucket else None)
-        # Where captured files of this endpoint land: the role's only write, and a stack output.
-        self.capture_prefix = (
-            self.capture_destination.apply(lambda d: capture.landing_prefix(d, p.endpoint_name)) if self.capture_destination else None
-        )
-
-        # A/B variants and the shadow: the data of every other distinct model (a recipe is uploaded once).
-        uploaded = {p.primary_model: self.model_data} if p.builds_poc_model else {}
-        other_data = {
-            m: variants.model_data_for(m, self.bucket, args.recipe_artifacts, uploaded, p.endpoint_name, self.environment.partition, tags, self)
-            for m in p.models[1:]
-        }
-        readable = (
-            pulumi.Output.all(self.model_data.readable_arn, *(d.readable_arn for d in other_data.values())).apply(lambda arns: list(dict.fromkeys(arns)))
-            if other_data
-            else self.model_data.readable_arn
-        )
-
-        # Asynchronous inference: where requests are read and results written, who is notified.
-        asynchronous = async_inference.AsyncSettings(p.endpoint_name, p.async_inference, p.kms_key_arn) if p.is_async else None
-        self.async_locations = async_inference.locations(asynchronous, self.bucket_name) if asynchronous else None
-        self.async_topics = async_inference.topics(asynchronous, tags, self) if asynchronous else None
-        async_grants = (
-            pulumi.Output.from_input(
-                {**vars(self.async_locations), "topics": pulumi.Output.all(*self.async_topics.arns())}
-            )
-            if asynchronous
-            else None
-        )
-
-        # Batch transform jobs run as the Model's role: where they may read and write.
+        # Where the models, captured data and the mode's requests live.
+        bucket_settings = storage.BucketSettings(p.endpoint_name, p.kms_key_arn, p.delete_bucket_on_destroy)
+        self.bucket = storage.create_bucket(bucket_settings, tags, self) if p.needs_bucket else None
+        sources = fleet.Sources(self.bucket, args.recipe_artifacts, args.multi_model, p.endpoint_name, env.partition)
+        self.model_data = fleet.model_data(p, sources, tags, self)
+        self.capture = capture.plan_capture(p.endpoint_name, p.data_capture, p.kms_key_arn, self.bucket_name)
+        self.mode.provision(self.bucket_name, tags, self)
         self.batch_locations = batch_transform.locations(p.batch_transform, self.bucket_name) if p.batch_transform.enabled else None
 
-        # Who the endpoint runs as, and what it serves.
+        # Who the endpoint runs as, and what it serves: one Model per distinct model, every variant in the configuration.
         self.execution = iam.create_execution_role(
-            iam.RoleGrants(p.endpoint_name, p.kms_key_arn, captured.key, p.vpc),
-            readable,
-            self.capture_prefix,
-            self.environment,
-            tags,
-            self,
-            asynchronous=async_grants,
-            batch=pulumi.Output.from_input(vars(self.batch_locations)) if self.batch_locations else None,
+            iam.RoleGrants(p.endpoint_name, p.kms_key_arn, self.capture.settings.key, p.vpc), fleet.readable(self.model_data), self.capture.prefix,
+            env, tags, self, asynchronous=self.mode.role_grants(), batch=pulumi.Output.from_input(vars(self.batch_locations)) if self.batch_locations else None,
+        )  # fmt: skip
+        hosting = model.ModelSettings(
+            p.endpoint_name, p.enable_network_isolation, p.vpc, tuple(self.mode.model_environment().items()), p.multi_model.cache if p.is_multi_model else None
         )
-        self.model = model.create_model(
-            model.ModelSettings(
-                p.endpoint_name,
-                p.enable_network_isolation,
-                p.vpc,
-                extra_environment=tuple(async_inference.model_environment(asynchronous).items()) if asynchronous else (),
-                multi_model_cache=p.multi_model.cache if p.is_multi_model else None,
-            ),
-            self.execution.role.arn,
-            self.environment.image.registry_path,
-            self.model_data,
-            tags,
-            self,
-            depends_on=[self.execution.policy],
-            region=self.environment.region,
-        )
-        # One Model per other distinct model (A/B, shadow), named by the model it serves.
-        self.variant_models = {p.primary_model: self.model}
-        for m, data in other_data.items():
-            self.variant_models[m] = model.create_model(
-                model.ModelSettings(p.endpoint_name, p.enable_network_isolation, p.vpc),
-                self.execution.role.arn,
-                self.environment.image.registry_path,
-                data,
-                tags,
-                self,
-                depends_on=[self.execution.policy],
-                suffix=variants.model_suffix(m),
-            )
+        self.models = fleet.models(p, hosting, self.model_data, self.execution.role.arn, self.image_uri, tags, self, [self.execution.policy], env.region)
+        # Captured data and async results land only in a hardened bucket.
+        writes = self.bucket is not None and (self.capture.settings.into_bundle_bucket or self.mode.writes_into_bucket)
         self.config = endpoint.create_endpoint_config(
-            p.endpoint_name,
-            endpoint.VariantSettings(p.variant_name, p.instance_type, p.initial_instance_count, p.serverless, p.variant_weight),
-            self.model.name,
-            p.kms_key_arn,
-            capture.data_capture_config(captured, self.capture_destination) if self.capture_destination else None,
-            tags,
-            self,
-            # Captured data and async results land only in a hardened bucket.
-            depends_on=self.bucket.hardening if self.bucket and (captured.into_bundle_bucket or asynchronous) else [],
-            extra_variants=[variants.variant_args(variants.sized(v), self.variant_models[v.model].name) for v in p.variants],
-            shadow_variants=[variants.shadow_args(variants.sized(p.shadow), self.variant_models[p.shadow.model].name)] if p.shadow else None,
-            async_inference=(
-                async_inference.async_inference_config(asynchronous, self.async_locations, self.async_topics) if asynchronous else None
-            ),
+            p.endpoint_name, fleet.config_entries(p, self.models), self.mode.config_blocks(), self.capture.config(), tags, self, self.bucket.hardening if writes else []
         )
 
         # The alarms first: the endpoint's rollout names them, and SageMaker checks them when an update starts.
-        self.observability = observability.create_observability(
-            observability.Watched(
-                p.endpoint_name,
-                p.variant_name,
-                p.alarms,
-                p.serverless,
-                extra_variants=tuple(v.name for v in p.variants),
-                shadow_variant=p.shadow.name if p.shadow else None,
-                asynchronous=p.async_inference,
-                multi_model=p.is_multi_model,
-            ),
-            self,
-            tags,
-            self.environment.region,
-            self.environment.partition,
-        )
-        scaled = [v.name for v in p.production_variants if v.autoscaling.enabled]
-        hook = scaling_hook(p.endpoint_name, scaled if len(scaled) > 1 else scaled[0], args.identity) if scaled else None
+        watched = Watched(p.endpoint_name, p.variants, p.alarms, p.async_inference, p.is_multi_model)
+        self.observability = observability.create_observability(watched, self.mode, self, tags, env.region, env.partition)
+        hook = scaling_hook_for(p.endpoint_name, [v.name for _, v in fleet.autoscaled(p)], args.identity)
         self.endpoint = endpoint.create_endpoint(
-            p.endpoint_name,
-            self.config.name,
-            p.deployment,
-            self.observability.rollback_alarm_names(),
-            tags,
+            p.endpoint_name, self.config.name, p.deployment, self.observability.rollback_alarm_names(), tags,
             endpoint_options(p.deployment_mode, self, self.observability.alarms, hook),
-        )
-        self.autoscaling = (
-            scaling.create_autoscaling(
-                p.autoscaling, p.endpoint_name, p.variant_name, self.endpoint, self.config.name, self, asynchronous=p.async_inference, tags=tags
-            )
-            if p.autoscaling.enabled
-            else None
-        )
-        # Each autoscaled extra variant: its own scalable target and policy.
-        self.variant_scaling = {
-            v.name: scaling.create_autoscaling(
-                v.autoscaling, p.endpoint_name, v.name, self.endpoint, self.config.name, self,
-                names=(variants.scaling_target_name(p.endpoint_name, v.name), variants.scaling_policy_logical_name(p.endpoint_name, v.name), f"{p.endpoint_name}-{v.name}-invocations-per-instance"),
-            )  # fmt: skip
-            for v in p.variants
-            if v.autoscaling.enabled
-        }
-        # The optional REST front (api.py): nothing is created unless api.enabled.
-        self.api = api.create_rest_front(p.api, p.endpoint_name, self.endpoint.arn, self.environment, tags, self) if p.api.enabled else None
+        )  # fmt: skip
+        self.scaling = {v.name: self.mode.scale(v, i, self.endpoint, self.config.name, self, tags) for i, v in fleet.autoscaled(p)}
+        self.api = api.create_rest_front(p.api, p.endpoint_name, self.endpoint.arn, env, tags, self) if p.api.enabled else None
+        self.register_outputs({"endpoint_name": self.endpoint.name, "endpoint_arn": self.endpoint.arn, "endpoint_config_name": self.config.name,
+                               "model_name": self.model.name, "role_arn": self.execution.role.arn, "bucket": self.bucket_name,
+                               "model_data_url": self.primary_data.url, "dashboard_url": self.observability.dashboard_url})  # fmt: skip
 
-        self.register_outputs(
-            {
-                "endpoint_name": self.endpoint.name,
-                "endpoint_arn": self.endpoint.arn,
-                "endpoint_config_name": self.config.name,
-                "model_name": self.model.name,
-                "role_arn": self.execution.role.arn,
-                "bucket": self.bucket_name,
-                "model_data_url": self.model_data.url,
-                "dashboard_url": self.observability.dashboard_url,
-            }
-        )
+    @property
+    def model(self) -> aws.sagemaker.Model:
+        """The primary's Model."""
+        return self.models[self.params.primary.model]
+
+    @property
+    def primary_data(self) -> model.ModelData:
+        return self.model_data[self.params.primary.model]
 
     @property
     def bucket_name(self) -> pulumi.Output[str] | None:

@@ -195,7 +195,7 @@ def create_model(
     parent: pulumi.Resource,
     depends_on: list[pulumi.Resource],
     region: pulumi.Output[str] | None = None,  # a multi-model endpoint's: where the image downloads its handlers from
-    suffix: str = "model",  # another variant's model: bundle/deploy/variants.py model_suffix
+    suffix: str = "model",  # another model than the primary's: bundle/deploy/fleet.py model_suffix
 ) -> aws.sagemaker.Model:
     vpc = settings.vpc
     if settings.multi_model_cache is not None:

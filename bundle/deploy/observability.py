@@ -1,4 +1,5 @@
-"""What operators watch: the variant's alarms (which also drive the automatic rollback), their SNS topic, the dashboard.
+"""What operators watch: each production variant's alarms (which also drive the automatic rollback), the mode's own
+(bundle/deploy/modes.py), their SNS topic, and the dashboard (bundle/deploy/dashboard.py).
 
 Everything is keyed by plain strings from the params (endpoint and variant names), not by the Endpoint's outputs:
 the alarms must exist before the Endpoint, whose deployment configuration names them.
@@ -11,13 +12,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from bundle.names import AlarmNames, AsyncAlarmNames, alarm_names, alarm_topic_name, async_alarm_names, dashboard_name, logical_name  # noqa: F401
-from bundle.params.model import AsyncInference
-from bundle.params.model import Alarms, Serverless
+from bundle.deploy import dashboard
+from bundle.deploy.fleet import suffix
+from bundle.deploy.metrics import MICROSECONDS_PER_MS, EndpointQueueMetrics, VariantMetrics, Watched
+from bundle.names import AlarmNames, AsyncAlarmNames, alarm_names, alarm_topic_name, dashboard_name, logical_name
 
-SAGEMAKER_NAMESPACE = "AWS/SageMaker"  # invocation metrics
-ENDPOINT_NAMESPACE = "/aws/sagemaker/Endpoints"  # instance (utilization) metrics
-MICROSECONDS_PER_MS = 1000  # ModelLatency and OverheadLatency are published in microseconds
 # The console's host per partition; aws-cn and aws-us-gov have their own.
 CONSOLE_HOSTS = {"aws": "{region}.console.aws.amazon.com", "aws-cn": "console.amazonaws.cn", "aws-us-gov": "console.amazonaws-us-gov.com"}
 
@@ -28,141 +27,29 @@ def dashboard_url(partition: str, region: str, name: str) -> str:
 
 
 @dataclass(frozen=True)
-class Watched:
-    """What the alarms and the dashboard need to know of the stack."""
-
-    endpoint_name: str
-    variant_name: str
-    alarms: Alarms
-    serverless: Serverless | None  # None: real-time instances
-    extra_variants: tuple[str, ...] = ()  # A/B: more production variants, each with its own alarms
-    shadow_variant: str | None = None  # graphed next to the production variant; not alarmed (callers never see its answers)
-    asynchronous: AsyncInference | None = None  # deployment_mode async: queue metrics instead of invocations
-    multi_model: bool = False  # a multi-model endpoint: its cache, loading and loaded-model metrics too
-
-    @property
-    def graphed_variants(self) -> tuple[str, ...]:
-        return (self.variant_name, *self.extra_variants, *([self.shadow_variant] if self.shadow_variant else []))
-
-
-@dataclass(frozen=True)
-class VariantMetrics:
-    """The variant's CloudWatch metrics, next to what they measure (as aws-cdk's sagemaker Endpoint has
-    metricInvocations, metricModelLatency, ...): the alarms and the dashboard name them only through these."""
-
-    endpoint_name: str
-    variant_name: str
-
-    @property
-    def dimensions(self) -> dict[str, str]:
-        return {"EndpointName": self.endpoint_name, "VariantName": self.variant_name}
-
-    def graphed(self, namespace: str, name: str, **options) -> list:
-        """A dashboard metric line: [namespace, name, dimension, value, ..., options]."""
-        return [namespace, name, "EndpointName", self.endpoint_name, "VariantName", self.variant_name, options]
-
-    def invocations(self, **options) -> list:
-        return self.graphed(SAGEMAKER_NAMESPACE, "Invocations", **options)
-
-    def errors_4xx(self, **options) -> list:
-        return self.graphed(SAGEMAKER_NAMESPACE, "Invocation4XXErrors", **options)
-
-    def errors_5xx(self, **options) -> list:
-        return self.graphed(SAGEMAKER_NAMESPACE, "Invocation5XXErrors", **options)
-
-    def latency_ms(self, name: str, stat: str, ref: str) -> list[list]:
-        """ModelLatency or OverheadLatency in milliseconds: the raw metric (microseconds) hidden, shown through metric math."""
-        hidden = self.graphed(SAGEMAKER_NAMESPACE, name, stat=stat, id=ref, visible=False)
-        return [hidden, [{"expression": f"{ref}/{MICROSECONDS_PER_MS}", "label": f"{name} {stat} (ms)", "id": f"{ref}ms"}]]
-
-    def instance(self, name: str, **options) -> list:
-        """CPUUtilization, MemoryUtilization, ...: the instances' (or serverless containers') own metrics."""
-        return self.graphed(ENDPOINT_NAMESPACE, name, **options)
-
-    def serverless(self, name: str, **options) -> list:
-        return self.graphed(SAGEMAKER_NAMESPACE, name, **options)
-
-    def multi_model(self, name: str, **options) -> list:
-        """ModelCacheHit, ModelLoadingWaitTime, ... (AWS/SageMaker); LoadedModelCount is an instance metric (instance())."""
-        return self.graphed(SAGEMAKER_NAMESPACE, name, **options)
-
-    def multi_model_ms(self, name: str, stat: str, ref: str) -> list[list]:
-        """A multi-model timing (published in microseconds) in milliseconds."""
-        hidden = self.graphed(SAGEMAKER_NAMESPACE, name, stat=stat, id=ref, visible=False)
-        return [hidden, [{"expression": f"{ref}/{MICROSECONDS_PER_MS}", "label": f"{name} {stat} (ms)", "id": f"{ref}ms"}]]
-
-    def alarm_source(self, name: str) -> dict:
-        """The arguments a MetricAlarm on one of the variant's invocation metrics takes."""
-        return {"namespace": SAGEMAKER_NAMESPACE, "metric_name": name, "dimensions": self.dimensions}
-
-    # Asynchronous endpoints: per-variant outcomes of queued requests (they publish no Invocations).
-    def invocation_failures(self, **options) -> list:
-        return self.graphed(SAGEMAKER_NAMESPACE, "InvocationFailures", **options)
-
-    def notification_failures(self, **options) -> list:
-        return self.graphed(SAGEMAKER_NAMESPACE, "NotificationFailures", **options)
-
-
-@dataclass(frozen=True)
-class EndpointQueueMetrics:
-    """An asynchronous endpoint's queue metrics: AWS/SageMaker with the EndpointName dimension only (the queue is the
-    endpoint's, not a variant's). The sibling of VariantMetrics; the scaling policies, the alarms and the dashboard
-    name them only through these."""
-
-    endpoint_name: str
-
-    BACKLOG = "ApproximateBacklogSize"
-    BACKLOG_PER_INSTANCE = "ApproximateBacklogSizePerInstance"
-    OLDEST_REQUEST_AGE = "ApproximateAgeOfOldestRequest"
-    BACKLOG_WITHOUT_CAPACITY = "HasBacklogWithoutCapacity"
-
-    @property
-    def dimensions(self) -> dict[str, str]:
-        return {"EndpointName": self.endpoint_name}
-
-    def graphed(self, name: str, **options) -> list:
-        return [SAGEMAKER_NAMESPACE, name, "EndpointName", self.endpoint_name, options]
-
-    def alarm_source(self, name: str) -> dict:
-        return {"namespace": SAGEMAKER_NAMESPACE, "metric_name": name, "dimensions": self.dimensions}
-
-    def customized_metric(self, name: str, statistic: str = "Average") -> dict:
-        """Application Auto Scaling's CustomizedMetricSpecification (snake_case, as pulumi-aws takes it)."""
-        return {
-            "metric_name": name,
-            "namespace": SAGEMAKER_NAMESPACE,
-            "statistic": statistic,
-            "dimensions": [{"name": k, "value": v} for k, v in self.dimensions.items()],
-        }
-
-
-@dataclass(frozen=True)
 class Observability:
     alarms: list[aws.cloudwatch.MetricAlarm]
-    names: AlarmNames  # the primary variant's
+    variant_names: dict[str, AlarmNames]  # each production variant's alarms, by variant, the primary's first
+    mode_alarm_names: list[str]  # the mode's alarms that roll an update back (async: failed requests)
     topic_arn: pulumi.Output[str] | None
     dashboard: aws.cloudwatch.Dashboard
     dashboard_url: pulumi.Output[str]
-    variant_names: tuple[tuple[str, AlarmNames], ...] = ()  # the extra production variants' alarms, by variant
-    async_names: AsyncAlarmNames | None = None  # deployment_mode async
+
+    @property
+    def names(self) -> AlarmNames:
+        """The primary's."""
+        return next(iter(self.variant_names.values()))
 
     def rollback_alarm_names(self) -> list[str]:
-        """The alarms that can fire because of a new fleet: every production variant's model errors and latency and,
-        for async, failed requests. Not the queue's: a backlog or an old request (a fleet waking from zero) says
-        nothing of the new model."""
-        return (
-            self.names.all()
-            + [n for _, names in self.variant_names for n in names.all()]
-            + ([self.async_names.invocation_failures] if self.async_names else [])
-        )
+        """The alarms that can fire because of a new fleet: every production variant's model errors and latency,
+        and the mode's (async: failed requests)."""
+        return [n for names in self.variant_names.values() for n in names.all()] + self.mode_alarm_names
 
 
-def create_observability(
-    w: Watched, parent: pulumi.Resource, tags: dict, region: pulumi.Output[str], partition: pulumi.Output[str]
-) -> Observability:
+def create_observability(w: Watched, mode, parent: pulumi.Resource, tags: dict, region: pulumi.Output[str], partition: pulumi.Output[str]) -> Observability:
+    """`mode` (bundle/deploy/modes.py) adds its own alarms and picks the dashboard's widgets."""
     child = pulumi.ResourceOptions(parent=parent)
     topic_arn = _alarm_topic(w, tags, child)
-    names = alarm_names(w.endpoint_name)
     actions = [topic_arn] if topic_arn is not None else []
     common = dict(
         period=w.alarms.period_seconds,
@@ -174,28 +61,24 @@ def create_observability(
         tags=tags,
         opts=child,
     )
-    errors, latency = _variant_alarms(w, w.variant_name, names, "", common)
-    alarms = [errors, latency]
-    variant_names = []
-    for variant in w.extra_variants:
-        extra = alarm_names(w.endpoint_name, variant)
-        alarms += _variant_alarms(w, variant, extra, f"-{variant}", common)
-        variant_names.append((variant, extra))
-    async_names = None
-    if w.asynchronous is not None:
-        async_names = async_alarm_names(w.endpoint_name)
-        alarms += async_alarms(w, async_names, VariantMetrics(w.endpoint_name, w.variant_name), common)
-    body = dashboard_body if not (w.extra_variants or w.shadow_variant) else variants_dashboard_body
-    dashboard = aws.cloudwatch.Dashboard(
+    alarms, variant_names = [], {}
+    for index, variant in enumerate(w.variants):
+        if variant.is_shadow:
+            continue  # graphed, not alarmed: callers never see its answers
+        names = alarm_names(w.endpoint_name, variant.name if index else None)
+        alarms += _variant_alarms(w, variant.name, names, suffix(index, variant.name), common)
+        variant_names[variant.name] = names
+    alarms += mode.alarms(w, common)
+    board = aws.cloudwatch.Dashboard(
         logical_name(w.endpoint_name, "dashboard"),
         dashboard_name=dashboard_name(w.endpoint_name),
         dashboard_body=pulumi.Output.all(region, *(a.arn for a in alarms)).apply(
-            lambda v: json.dumps(body(w, v[0], list(v[1:])), sort_keys=True)
+            lambda v: json.dumps(dashboard.dashboard_body(w, mode, v[0], list(v[1:])), sort_keys=True)
         ),
         opts=child,
     )
     url = pulumi.Output.all(partition, region).apply(lambda v: dashboard_url(v[0], v[1], dashboard_name(w.endpoint_name)))
-    return Observability(alarms, names, topic_arn, dashboard, url, tuple(variant_names), async_names)
+    return Observability(alarms, variant_names, mode.rollback_alarm_names(), topic_arn, board, url)
 
 
 def _variant_alarms(w: Watched, variant: str, names: AlarmNames, suffix: str, common: dict) -> list[aws.cloudwatch.MetricAlarm]:
@@ -292,121 +175,3 @@ def _alarm_topic(w: Watched, tags: dict, child: pulumi.ResourceOptions) -> pulum
     return topic.arn
 
 
-# --- the dashboard ----------------------------------------------------------------------------------
-
-
-def _graph(title: str, metrics: list, region: str, **properties) -> dict:
-    return {"type": "metric", "properties": {"title": title, "metrics": metrics, "region": region, "view": "timeSeries", "period": 60, **properties}}
-
-
-def dashboard_body(w: Watched, region: str, alarm_arns: list[str]) -> dict:
-    """The dashboard: the same widgets in the same places every time, only metrics that exist for the mode."""
-    m = VariantMetrics(w.endpoint_name, w.variant_name)
-    stat = w.alarms.model_latency_percentile
-    threshold = {"horizontal": [{"label": f"alarm: {w.alarms.invocation_5xx_threshold} per {w.alarms.period_seconds}s", "value": w.alarms.invocation_5xx_threshold}]}
-    latency_line = {"horizontal": [{"label": f"alarm: {stat} {w.alarms.model_latency_threshold_ms:g} ms", "value": w.alarms.model_latency_threshold_ms}]}
-    if w.asynchronous is not None:
-        widgets = async_widgets(w, m, region, threshold, latency_line)
-    else:
-        widgets = realtime_widgets(w, m, region, threshold, latency_line, stat)
-    widgets.append({"type": "alarm", "properties": {"title": "Alarms (they roll back a deployment in progress)", "alarms": alarm_arns}})
-    width, height = 12, 6
-    placed = [{**w, "x": (i % 2) * width, "y": (i // 2) * height, "width": width, "height": height} for i, w in enumerate(widgets)]
-    return {"widgets": placed}
-
-
-def async_widgets(w: Watched, m: VariantMetrics, region: str, threshold: dict, latency_line: dict) -> list[dict]:
-    """No Invocations, InvocationsPerInstance or OverheadLatency for async endpoints: the queue and the outcomes instead."""
-    q = EndpointQueueMetrics(w.endpoint_name)
-    stat = w.alarms.model_latency_percentile
-    return [
-        _graph("Backlog: queued requests, and per instance (the scaling metric)", [q.graphed(q.BACKLOG, stat="Average"), q.graphed(q.BACKLOG_PER_INSTANCE, stat="Average")], region),
-        _graph(
-            "Failures: requests (alarmed), notifications; 4XX, 5XX",
-            [m.invocation_failures(stat="Sum"), m.notification_failures(stat="Sum"), m.errors_4xx(stat="Sum"), m.errors_5xx(stat="Sum")],
-            region,
-            annotations=threshold,
-        ),
-        _graph("Latency (ms): model", m.latency_ms("ModelLatency", stat, "model"), region, annotations=latency_line),
-        _graph("Age of the oldest queued request (s)", [q.graphed(q.OLDEST_REQUEST_AGE, stat="Maximum")], region),
-        _graph(
-            "Instances (CPUUtilization samples per minute), and backlog without capacity",
-            [m.instance("CPUUtilization", stat="SampleCount", label="instances"), q.graphed(q.BACKLOG_WITHOUT_CAPACITY, stat="Maximum")],
-            region,
-        ),
-        _graph("CPU and memory (%; CPU is summed over cores)", [m.instance("CPUUtilization", stat="Average"), m.instance("MemoryUtilization", stat="Average")], region),
-    ]
-
-
-def realtime_widgets(w: Watched, m: VariantMetrics, region: str, threshold: dict, latency_line: dict, stat: str) -> list[dict]:
-    widgets = [
-        _graph("Invocations (per minute)", [m.invocations(stat="Sum")], region),
-        _graph("Errors: 4XX (client input), 5XX (model; alarmed)", [m.errors_4xx(stat="Sum"), m.errors_5xx(stat="Sum")], region, annotations=threshold),
-        _graph(
-            "Latency (ms): model, and SageMaker's overhead",
-            m.latency_ms("ModelLatency", stat, "model") + m.latency_ms("OverheadLatency", stat, "overhead"),
-            region,
-            annotations=latency_line,
-        ),
-    ]
-    if w.serverless is not None:
-        concurrency = [m.serverless("ServerlessConcurrentExecutionsUtilization", stat="Maximum")]
-        if w.serverless.provisioned_concurrency:
-            concurrency += [
-                m.serverless("ServerlessProvisionedConcurrencyUtilization", stat="Maximum"),
-                m.serverless("ServerlessProvisionedConcurrencySpilloverInvocations", stat="Sum"),
-            ]
-        widgets += [
-            _graph("Concurrency (share of max_concurrency in use)", concurrency, region),
-            _graph("Cold starts: ModelSetupTime (µs)", [m.serverless("ModelSetupTime", stat="Maximum")], region),
-            _graph("Memory (%)", [m.instance("MemoryUtilization", stat="Average")], region),
-        ]
-    else:
-        widgets += [
-            # No metric counts instances; every instance reports CPUUtilization once a minute, so the samples do.
-            _graph("Instances (CPUUtilization samples per minute)", [m.instance("CPUUtilization", stat="SampleCount", label="instances")], region),
-            _graph(
-                "CPU and memory (%; CPU is summed over cores)",
-                [m.instance("CPUUtilization", stat="Average"), m.instance("MemoryUtilization", stat="Average")],
-                region,
-            ),
-        ]
-    if w.multi_model:
-        widgets += [
-            # Average of ModelCacheHit = the share of invocations whose model was already loaded.
-            _graph("Multi-model: cache hits (share of invocations served by a loaded model)", [m.multi_model("ModelCacheHit", stat="Average")], region, yAxis={"left": {"min": 0, "max": 1}}),
-            _graph(
-                "Multi-model: cold starts (ms waiting for, downloading and loading a model)",
-                m.multi_model_ms("ModelLoadingWaitTime", "Maximum", "wait")
-                + m.multi_model_ms("ModelDownloadingTime", "Maximum", "download")
-                + m.multi_model_ms("ModelLoadingTime", "Maximum", "load"),
-                region,
-            ),
-            _graph(
-                "Multi-model: loaded models (per instance) and unloads",
-                [m.instance("LoadedModelCount", stat="Maximum"), m.multi_model("ModelUnloadingTime", stat="SampleCount", label="unloads")],
-                region,
-            ),
-        ]
-    return widgets
-
-
-def variants_dashboard_body(w: Watched, region: str, alarm_arns: list[str]) -> dict:
-    """Several variants (A/B, or a shadow): each graph has one line per variant, so they read side by side."""
-    variants = w.graphed_variants
-    metrics = [VariantMetrics(w.endpoint_name, v) for v in variants]
-    stat = w.alarms.model_latency_percentile
-    latency: list = []
-    for i, m in enumerate(metrics):
-        hidden, shown = m.latency_ms("ModelLatency", stat, f"model{i}")
-        latency += [hidden, [{**shown[0], "label": f"{m.variant_name}: ModelLatency {stat} (ms)"}]]
-    widgets = [
-        _graph("Invocations per variant (per minute): the traffic split", [m.invocations(stat="Sum", label=m.variant_name) for m in metrics], region),
-        _graph("5XX errors per variant (alarmed per production variant)", [m.errors_5xx(stat="Sum", label=m.variant_name) for m in metrics], region),
-        _graph("4XX errors per variant (client input)", [m.errors_4xx(stat="Sum", label=m.variant_name) for m in metrics], region),
-        _graph(f"Model latency per variant (ms, {stat})", latency, region),
-        _graph("Instances per variant (CPUUtilization samples per minute)", [m.instance("CPUUtilization", stat="SampleCount", label=m.variant_name) for m in metrics], region),
-        {"type": "alarm", "properties": {"title": "Alarms of every production variant (they roll back a deployment in progress)", "alarms": alarm_arns}},
-    ]
-    width, height = 12, 6
-    return {"widgets": [{**g, "x": (i % 2) * width, "y": (i // 2) * height, "width": width, "height": height} for i, g in enumerate(widgets)]}

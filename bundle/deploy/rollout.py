@@ -122,6 +122,13 @@ def scaling_hook(endpoint_name: str, variant_name: str | list[str], provider: Pr
     return pulumi.ResourceHook(f"{endpoint_name}-deregister-scaling-before-update", body)
 
 
+def scaling_hook_for(endpoint_name: str, scaled: list[str], provider: ProviderSettings) -> pulumi.ResourceHook | None:
+    """The hook for the variants that autoscale (one name, or several), or None when none does."""
+    if not scaled:
+        return None
+    return scaling_hook(endpoint_name, scaled if len(scaled) > 1 else scaled[0], provider)
+
+
 def endpoint_options(
     deployment_mode: str, parent: pulumi.Resource, alarms: list[pulumi.Resource], hook: pulumi.ResourceHook | None
 ) -> pulumi.ResourceOptions:

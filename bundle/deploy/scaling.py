@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from bundle.deploy.rollout import SERVICE_NAMESPACE, scaling_policy_options, scaling_target_options
-from bundle.deploy.observability import EndpointQueueMetrics
+from bundle.deploy.metrics import EndpointQueueMetrics
 from bundle.names import (
     BACKLOG_METRIC,
     SCALABLE_DIMENSION,
@@ -26,7 +26,8 @@ from bundle.names import (
     scaling_resource_id,
     wake_policy_name,
 )
-from bundle.params.model import AsyncInference, Autoscaling
+from bundle.deploy.fleet import suffix
+from bundle.params.model import AsyncInference, Variant
 
 
 @dataclass(frozen=True)
@@ -37,38 +38,30 @@ class VariantScaling:
     wake_alarm: aws.cloudwatch.MetricAlarm | None = None  # async: HasBacklogWithoutCapacity, firing the step policy
 
 
-def create_autoscaling(
-    settings: Autoscaling,
-    endpoint_name: str,
-    variant_name: str,
-    endpoint: aws.sagemaker.Endpoint,
-    config_name: pulumi.Output[str],
-    parent: pulumi.Resource,
-    names: tuple[str, str, str] | None = None,  # (target, policy, policy name) of an extra variant; None: the primary's
-    asynchronous: AsyncInference | None = None,
-    tags: dict | None = None,
-) -> VariantScaling:
-    target_name, policy_logical, policy_name = names or (
-        logical_name(endpoint_name, "scaling-target"),
-        logical_name(endpoint_name, "scaling-policy"),
-        scaling_policy_name(endpoint_name),
-    )
-    target = aws.appautoscaling.Target(
-        target_name,
+def _target(variant: Variant, index: int, endpoint_name: str, endpoint, config_name: pulumi.Output[str], parent: pulumi.Resource) -> aws.appautoscaling.Target:
+    settings = variant.autoscaling
+    return aws.appautoscaling.Target(
+        logical_name(endpoint_name, "scaling-target") + suffix(index, variant.name),
         service_namespace=SERVICE_NAMESPACE,
-        resource_id=endpoint.name.apply(lambda name: scaling_resource_id(name, variant_name)),
+        resource_id=endpoint.name.apply(lambda name: scaling_resource_id(name, variant.name)),
         scalable_dimension=SCALABLE_DIMENSION,
         min_capacity=settings.min_capacity,
         max_capacity=settings.max_capacity,
         opts=scaling_target_options(parent, endpoint, config_name),
     )
-    if asynchronous is not None:
-        return _backlog_scaling(settings, asynchronous, endpoint_name, target, parent, tags or {})
+
+
+def invocations_scaling(
+    variant: Variant, index: int, endpoint_name: str, endpoint: aws.sagemaker.Endpoint, config_name: pulumi.Output[str], parent: pulumi.Resource
+) -> VariantScaling:
+    """Target tracking on SageMaker's invocations per instance: real-time variants."""
+    settings = variant.autoscaling
+    target = _target(variant, index, endpoint_name, endpoint, config_name, parent)
     tracking = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs
     metric = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs
     policy = aws.appautoscaling.Policy(
-        policy_logical,
-        name=policy_name,
+        logical_name(endpoint_name, "scaling-policy") + suffix(index, variant.name),
+        name=scaling_policy_name(endpoint_name, variant.name if index else None),
         policy_type="TargetTrackingScaling",
         service_namespace=target.service_namespace,
         resource_id=target.resource_id,
@@ -84,9 +77,12 @@ def create_autoscaling(
     return VariantScaling(target, policy)
 
 
-def _backlog_scaling(
-    settings: Autoscaling, asynchronous: AsyncInference, endpoint_name: str, target: aws.appautoscaling.Target, parent: pulumi.Resource, tags: dict
+def backlog_scaling(
+    variant: Variant, asynchronous: AsyncInference, endpoint_name: str, endpoint, config_name: pulumi.Output[str], parent: pulumi.Resource, tags: dict
 ) -> VariantScaling:
+    """An async endpoint's one variant: target tracking on the queue's backlog, and a step policy that wakes it from zero."""
+    settings = variant.autoscaling
+    target = _target(variant, 0, endpoint_name, endpoint, config_name, parent)
     queue = EndpointQueueMetrics(endpoint_name)
     keys = dict(service_namespace=target.service_namespace, resource_id=target.resource_id, scalable_dimension=target.scalable_dimension)
     tracking = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs

@@ -80,11 +80,12 @@ def guide_flags(params: Params, outputs: dict) -> dict[str, Any]:
 
 
 def _variant_flags(params: Params) -> dict[str, Any]:
+    ab = len(params.production_variants) > 1
     return {
-        "ab_variants": bool(params.variants),
-        "challenger": params.variants[0].name if params.variants else False,
+        "ab_variants": ab,
+        "challenger": params.production_variants[1].name if ab else False,
         "shadow_variant": params.shadow is not None,
-        "expect_weights": " ".join(f"--expect-weight {v.name}={v.weight:g}" for v in params.production_variants) if params.variants else False,
+        "expect_weights": " ".join(f"--expect-weight {v.name}={v.weight:g}" for v in params.production_variants) if ab else False,
     }
 
 
@@ -96,7 +97,7 @@ def guide_values(params: Params, outputs: dict) -> dict[str, Any]:
     return {
         # The manual rollback's timing: every baking period and the termination wait of one rollout.
         "rollout_wait_seconds": params.deployment.total_wait_seconds,
-        "rollout_blue_green_instances": (params.initial_instance_count or 0) * 2,
+        "rollout_blue_green_instances": (params.primary.initial_instance_count or 0) * 2,
         "api_caller_policy_json": json.dumps(api["invoke_policy"], indent=2) if api.get("invoke_policy") else "",
         "invoke_policy_json": json.dumps(invoke_policy, indent=2) if invoke_policy else "",
     }

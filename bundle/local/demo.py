@@ -28,7 +28,7 @@ GUIDE = REPO_ROOT / "operator_guide.md"
 def run_demo() -> int:
     params = resolve()
     evaluation = evaluate(params)
-    print(f"1. offline plan: {len(evaluation.resources)} resources for endpoint {params.endpoint_name!r} ({params.instance_type})")
+    print(f"1. offline plan: {len(evaluation.resources)} resources for endpoint {params.endpoint_name!r} ({params.primary.instance_type})")
     for resource in evaluation.resources:
         print(f"     + {resource.type}  {resource.name}")
 

@@ -118,25 +118,30 @@ class Vpc:
         return bool(self.subnet_ids)
 
 
+PRODUCTION = "production"  # answers callers, with a share of the traffic by weight
+SHADOW = "shadow"  # gets a copy of a share of the requests; callers never see its answers
+
+SCALING_OFF = Autoscaling(False, 1, 1, 0.0, 0, 0)
+
+
 @dataclass(frozen=True)
 class Variant:
-    """A production variant: the primary (from the flat params) or one of `variants`."""
+    """One variant of the endpoint: the primary (`variants[0]`, from the flat params), an A/B variant, or the shadow.
+
+    Sized by instances (real-time, async) or by a serverless config, never both."""
 
     name: str
     model: str  # a recipe name or an s3://...tar.gz URI (bundle/params/variant_models.py resolves it)
-    instance_type: str | None  # None when serverless
-    initial_instance_count: int | None  # None when serverless
-    weight: float
-    autoscaling: Autoscaling
+    weight: float  # a production variant's InitialVariantWeight; the shadow's: its sampling weight
+    instance_type: str | None = None  # None when serverless
+    initial_instance_count: int | None = None  # None when serverless
+    serverless: Serverless | None = None  # memory and concurrency instead of instances
+    autoscaling: Autoscaling = SCALING_OFF
+    role: str = PRODUCTION  # PRODUCTION | SHADOW
 
-
-@dataclass(frozen=True)
-class Shadow:
-    name: str
-    model: str
-    instance_type: str
-    initial_instance_count: int
-    weight: float  # sampling weight: a copy of weight / the production variant's weight of the requests
+    @property
+    def is_shadow(self) -> bool:
+        return self.role == SHADOW
 
 
 @dataclass(frozen=True)
@@ -185,11 +190,7 @@ class Params:
     model_source: str
     custom_model_s3_uri: str
     serving_image_version: str
-    instance_type: str | None  # None when serverless
-    initial_instance_count: int | None  # None when serverless
-    variant_name: str
-    autoscaling: Autoscaling  # enabled is False when serverless
-    serverless: Serverless | None  # None when realtime
+    variants: tuple[Variant, ...]  # the primary first, then the A/B variants, then the shadow (if any)
     deployment: Deployment
     alarms: Alarms
     data_capture: DataCapture  # enabled is False when serverless
@@ -203,10 +204,6 @@ class Params:
     batch_transform: BatchTransform = BatchTransform(False, "", "")
     api: Api = API_OFF  # the REST front; off unless the params set api.enabled
     multi_model: MultiModel = MULTI_MODEL_OFF  # enabled is False when serverless
-    # --- A/B variants and the shadow ---
-    variant_weight: float = 1.0  # the primary's InitialVariantWeight
-    variants: tuple[Variant, ...] = ()  # extra production variants
-    shadow: Shadow | None = None  # None: no shadow variant
 
     @property
     def is_multi_model(self) -> bool:
@@ -215,21 +212,23 @@ class Params:
     @property
     def primary_model(self) -> str:
         """The primary's model as a variant names one: the POC recipe, or the custom archive's URI."""
-        from bundle.params.variant_models import DEFAULT_RECIPE
-
-        return DEFAULT_RECIPE if self.builds_poc_model else self.custom_model_s3_uri
+        return self.primary.model
 
     @property
     def primary(self) -> Variant:
-        return Variant(self.variant_name, self.primary_model, self.instance_type, self.initial_instance_count, self.variant_weight, self.autoscaling)
+        return self.variants[0]
 
     @property
     def production_variants(self) -> tuple[Variant, ...]:
-        return (self.primary, *self.variants)
+        return tuple(v for v in self.variants if not v.is_shadow)
+
+    @property
+    def shadow(self) -> Variant | None:
+        return next((v for v in self.variants if v.is_shadow), None)
 
     @property
     def has_several_variants(self) -> bool:
-        return bool(self.variants) or self.shadow is not None
+        return len(self.variants) > 1
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -237,8 +236,7 @@ class Params:
         endpoint's models are `multi_model.models`, all behind its one Model)."""
         if self.is_multi_model:
             return ()
-        found = [v.model for v in self.production_variants] + ([self.shadow.model] if self.shadow else [])
-        return tuple(dict.fromkeys(found))
+        return tuple(dict.fromkeys(v.model for v in self.variants))
 
     @property
     def builds_poc_model(self) -> bool:

@@ -28,10 +28,11 @@ from bundle.params.model import (
     Params,
     Problem,
     Serverless,
-    Shadow,
+    SHADOW,
     Variant,
     Vpc,
 )
+from bundle.params.variant_models import DEFAULT_RECIPE
 from bundle.params.schema import ASYNC, MODES, MODES_KEY, SERVERLESS, document_with_defaults, load_schema, with_defaults
 
 
@@ -288,18 +289,13 @@ def validate(raw: Any, source: str = "params") -> Params:
     d = _document(schema, raw)
     # What does not apply to the mode is absent from `d`: the typed view gets its off state (defaults, disabled).
     off = with_defaults(schema, {"vpc": {}, "autoscaling": {}, "data_capture": {}, "multi_model": {}})
-    serverless = d["deployment_mode"] == SERVERLESS
     return Params(
         endpoint_name=d["endpoint_name"],
         deployment_mode=d["deployment_mode"],
         model_source=d["model_source"],
         custom_model_s3_uri=d["custom_model_s3_uri"],
         serving_image_version=d["serving_image_version"],
-        instance_type=d.get("instance_type"),
-        initial_instance_count=d.get("initial_instance_count"),
-        variant_name=d["variant_name"],
-        autoscaling=Autoscaling(**{**d.get("autoscaling", off["autoscaling"]), **({"enabled": False} if serverless else {})}),
-        serverless=Serverless(**d["serverless"]) if serverless else None,
+        variants=_variants(d, off),
         async_inference=AsyncInference(**d["async_inference"]) if d["deployment_mode"] == ASYNC else None,
         batch_transform=BatchTransform(**d["batch_transform"]),
         deployment=Deployment(**d["deployment"]),
@@ -312,18 +308,31 @@ def validate(raw: Any, source: str = "params") -> Params:
         document=d,
         delete_bucket_on_destroy=d["delete_bucket_on_destroy"],
         multi_model=_multi_model(d.get("multi_model"), off),
-        variant_weight=float(d.get("variant_weight", 1)),
-        variants=tuple(
-            Variant(v["name"], v["model"], v["instance_type"], v["initial_instance_count"], float(v["weight"]), Autoscaling(**v["autoscaling"]))
-            for v in d.get("variants", [])
-        ),
-        shadow=(
-            Shadow(**{k: v for k, v in d["shadow"].items() if k != "enabled"} | {"weight": float(d["shadow"]["weight"])})
-            if (d.get("shadow") or {}).get("enabled")
-            else None
-        ),
         api=_api(d.get("api")),
     )
+
+
+def _variants(d: dict, off: dict) -> tuple[Variant, ...]:
+    """The endpoint's variants, one type: the flat params are the primary's short form, then `variants`, then the shadow."""
+    serverless = d["deployment_mode"] == SERVERLESS
+    primary_model = DEFAULT_RECIPE if d["model_source"] == "poc-sklearn" and not (d.get("multi_model") or {}).get("enabled") else d["custom_model_s3_uri"]
+    primary = Variant(
+        d["variant_name"],
+        primary_model,
+        float(d.get("variant_weight", 1)),
+        instance_type=d.get("instance_type"),
+        initial_instance_count=d.get("initial_instance_count"),
+        serverless=Serverless(**d["serverless"]) if serverless else None,
+        autoscaling=Autoscaling(**{**d.get("autoscaling", off["autoscaling"]), **({"enabled": False} if serverless else {})}),
+    )
+    extra = [
+        Variant(v["name"], v["model"], float(v["weight"]), v["instance_type"], v["initial_instance_count"], autoscaling=Autoscaling(**v["autoscaling"]))
+        for v in d.get("variants", [])
+    ]
+    shadow = d.get("shadow") or {}
+    if shadow.get("enabled"):
+        extra.append(Variant(shadow["name"], shadow["model"], float(shadow["weight"]), shadow["instance_type"], shadow["initial_instance_count"], role=SHADOW))
+    return (primary, *extra)
 
 
 def _api(document: dict | None) -> Api:

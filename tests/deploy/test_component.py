@@ -20,8 +20,8 @@ def test_the_component_builds_from_params_and_an_artifact_reference_alone(tmp_pa
         monkeypatch.setattr(target, refuse)
 
     def program():
-        endpoint = SageMakerEndpoint("iris-endpoint", EndpointArgs(params=validate({}), artifact=artifact))
-        return {"endpoint": endpoint.endpoint.name, "config": endpoint.config.name, "model_data_url": endpoint.model_data.url}
+        endpoint = SageMakerEndpoint("iris-endpoint", EndpointArgs(params=validate({}), recipe_artifacts={"random-forest": artifact}))
+        return {"endpoint": endpoint.endpoint.name, "config": endpoint.config.name, "model_data_url": endpoint.primary_data.url}
 
     run = evaluate_program(program)
     assert run.outputs["endpoint"] == "iris-endpoint"

@@ -29,7 +29,11 @@ CACHE_KEY = re.compile(r"(\.cache/artifacts/)[0-9a-f]{64}/")
 
 
 def neutral(text: str) -> str:
-    return CACHE_KEY.sub(r"\1<key>/", text)
+    """The plan with the cache key masked, its resources in a fixed order: registration order is no input of AWS's
+    (Pulumi orders creation by the dependencies, which the inputs and options carry)."""
+    plan = json.loads(CACHE_KEY.sub(r"\1<key>/", text))
+    plan["resources"].sort(key=lambda r: (r["type"], r["name"]))
+    return json.dumps(plan, indent=1, sort_keys=True) + "\n"
 
 
 def plan_of(name: str) -> str:

@@ -5,7 +5,10 @@ import json
 
 import pytest
 
-from bundle.deploy.observability import Watched, dashboard_body, dashboard_url
+from bundle.deploy.dashboard import dashboard_body
+from bundle.deploy.metrics import Watched
+from bundle.deploy.modes import mode_for
+from bundle.deploy.observability import dashboard_url
 from bundle.params.rules import validate
 from bundle.local.plan import evaluate
 from tokens import ALARM, DASHBOARD, SUBSCRIPTION, TOPIC
@@ -88,8 +91,9 @@ def test_dashboard_body_is_deterministic_json(realtime):
     raw = realtime.one(DASHBOARD).inputs["dashboardBody"]
     assert raw == json.dumps(json.loads(raw), sort_keys=True)
     params = validate({})
-    watched = Watched(params.endpoint_name, params.variant_name, params.alarms, params.serverless)
-    assert dashboard_body(watched, "us-east-1", ["a", "b"]) == dashboard_body(watched, "us-east-1", ["a", "b"])
+    watched = Watched(params.endpoint_name, params.variants, params.alarms)
+    mode = mode_for(params)
+    assert dashboard_body(watched, mode, "us-east-1", ["a", "b"]) == dashboard_body(watched, mode, "us-east-1", ["a", "b"])
     assert evaluate(validate({})).one(DASHBOARD).inputs["dashboardBody"] == raw
     positions = [(w["x"], w["y"]) for w in json.loads(raw)["widgets"]]
     assert len(set(positions)) == len(positions), "no two widgets in the same place"

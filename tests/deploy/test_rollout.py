@@ -260,8 +260,6 @@ def test_the_program_hands_the_stacks_aws_config_to_the_hook(monkeypatch):
     import bundle.deploy.rollout as rollout
 
     real = rollout.scaling_hook
-    import bundle.deploy.component as component
-
-    monkeypatch.setattr(component, "scaling_hook", lambda name, variant, settings: seen.append(settings) or real(name, variant, settings))
+    monkeypatch.setattr(rollout, "scaling_hook", lambda name, variant, settings: seen.append(settings) or real(name, variant, settings))
     evaluate(validate({}), region="eu-west-1", config={"aws:profile": "deploy", "aws:assumeRoles": json.dumps([{"roleArn": "arn:aws:iam::111111111111:role/d"}])})
     assert seen == [ProviderSettings(region="eu-west-1", profile="deploy", assume_roles=(AssumedRole("arn:aws:iam::111111111111:role/d", session_name=SESSION_NAME),))]

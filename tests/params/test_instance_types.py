@@ -17,7 +17,7 @@ def messages(raw: dict) -> dict[str, str]:
 @pytest.mark.parametrize("instance_type", CURRENT_X86)
 def test_current_x86_types_are_accepted_and_planned(instance_type):
     params = validate({"instance_type": instance_type})
-    assert params.instance_type == instance_type
+    assert params.primary.instance_type == instance_type
     assert messages({"variants": [{"name": "b", "instance_type": instance_type}]}) == {}
 
 

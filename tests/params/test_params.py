@@ -34,9 +34,9 @@ def test_instance_types_are_a_pattern_with_examples_for_a_catalog_ui():
 
 def test_defaults_come_from_the_schema():
     params = validate({})
-    assert (params.endpoint_name, params.variant_name, params.model_source) == ("iris-endpoint", "primary", "poc-sklearn")
+    assert (params.endpoint_name, params.primary.name, params.model_source) == ("iris-endpoint", "primary", "poc-sklearn")
     assert params.enable_network_isolation is True
-    assert params.autoscaling.enabled and params.autoscaling.min_capacity <= params.initial_instance_count <= params.autoscaling.max_capacity
+    assert params.primary.autoscaling.enabled and params.primary.autoscaling.min_capacity <= params.primary.initial_instance_count <= params.primary.autoscaling.max_capacity
     assert params.document["autoscaling"]["scale_in_cooldown"] == load_schema()["properties"]["autoscaling"]["properties"]["scale_in_cooldown"]["default"]
 
 
@@ -141,9 +141,9 @@ def test_sensible_safe_update_combinations_are_valid(raw):
 
 def test_serverless_defaults_fill_only_what_applies():
     params = validate(SERVERLESS)
-    assert params.is_serverless and params.serverless.memory_size_mb == 2048 and params.serverless.provisioned_concurrency == 0
-    assert (params.instance_type, params.initial_instance_count) == (None, None)
-    assert params.autoscaling.enabled is False and params.enable_network_isolation is False and not params.vpc.enabled
+    assert params.is_serverless and params.primary.serverless.memory_size_mb == 2048 and params.primary.serverless.provisioned_concurrency == 0
+    assert (params.primary.instance_type, params.primary.initial_instance_count) == (None, None)
+    assert params.primary.autoscaling.enabled is False and params.enable_network_isolation is False and not params.vpc.enabled
     assert params.data_capture.enabled is False and params.deployment.strategy == "ALL_AT_ONCE"
     left_out = {"instance_type", "initial_instance_count", "autoscaling", "enable_network_isolation", "vpc", "data_capture"}
     assert not left_out & set(params.document) and "serverless" in params.document
@@ -158,7 +158,7 @@ def test_safe_update_defaults_are_a_guarded_all_at_once_rollout():
 
 
 def test_burstable_instance_without_autoscaling_is_valid():
-    assert validate({"instance_type": "ml.t2.medium", "autoscaling": {"enabled": False}}).instance_type == "ml.t2.medium"
+    assert validate({"instance_type": "ml.t2.medium", "autoscaling": {"enabled": False}}).primary.instance_type == "ml.t2.medium"
 
 
 def test_all_problems_are_reported_at_once():
@@ -178,8 +178,8 @@ def test_pulumi_config_strings_are_read_as_the_schemas_types():
         "tags": '{"team": "ml"}',
     }
     params = resolve(config_get=config.get)
-    assert (params.instance_type, params.initial_instance_count, params.enable_network_isolation) == ("ml.m5.xlarge", 2, False)
-    assert (params.autoscaling.max_capacity, params.autoscaling.target_invocations_per_instance) == (6, 250.5)
+    assert (params.primary.instance_type, params.primary.initial_instance_count, params.enable_network_isolation) == ("ml.m5.xlarge", 2, False)
+    assert (params.primary.autoscaling.max_capacity, params.primary.autoscaling.target_invocations_per_instance) == (6, 250.5)
     assert params.tags == {"team": "ml"}
 
 

@@ -16,16 +16,17 @@ def messages(raw) -> dict[str, str]:
 
 def test_two_variants_are_typed_with_their_own_defaults():
     p = validate({"variant_weight": 3, "variants": [{"name": "challenger", "model": "s3://my-models/xgb/model.tar.gz", "autoscaling": {"max_capacity": 6}}]})
-    (challenger,) = p.variants
+    primary, challenger = p.variants
+    assert primary is p.primary and primary.name == "primary" and primary.model == "random-forest"
     assert (challenger.weight, challenger.instance_type, challenger.initial_instance_count) == (1.0, "ml.m5.large", 1)
     assert (challenger.autoscaling.enabled, challenger.autoscaling.max_capacity, challenger.autoscaling.min_capacity) == (True, 6, 1)
-    assert [v.name for v in p.production_variants] == ["primary", "challenger"] and p.variant_weight == 3.0
+    assert [v.name for v in p.production_variants] == ["primary", "challenger"] and p.primary.weight == 3.0
     assert p.models == ("random-forest", "s3://my-models/xgb/model.tar.gz")
 
 
 def test_the_default_has_one_variant_and_no_shadow():
     p = validate({})
-    assert (p.variants, p.shadow, p.variant_weight, p.has_several_variants) == ((), None, 1.0, False)
+    assert (len(p.variants), p.shadow, p.primary.weight, p.has_several_variants) == (1, None, 1.0, False)
 
 
 def test_the_name_rule_is_botocores():
@@ -74,6 +75,8 @@ def test_refusals_name_the_field_and_the_rule(raw, path, words):
 def test_a_shadow_is_typed():
     p = validate({"shadow": {"enabled": True, "model": "s3://my-models/xgb/model.tar.gz"}, **CAPTURE})
     assert (p.shadow.name, p.shadow.weight, p.has_several_variants) == ("shadow", 1.0, True)
+    # The shadow is a variant like the others, with its role: the last of the list, never a production variant.
+    assert p.variants[-1] is p.shadow and p.shadow.is_shadow and p.shadow not in p.production_variants
     assert validate({"shadow": {"enabled": False}}).shadow is None
 
 
@@ -81,12 +84,12 @@ def test_pulumi_config_strings_reach_the_variants_types():
     config = {"variants": '[{"name": "b", "weight": "2", "autoscaling": {"max_capacity": "5"}}]', "variant_weight": "3"}
     raw = params_from_config(config.get)
     assert raw["variants"][0]["weight"] == 2 and raw["variants"][0]["autoscaling"]["max_capacity"] == 5 and raw["variant_weight"] == 3
-    assert validate(raw).variants[0].autoscaling.max_capacity == 5
+    assert validate(raw).variants[1].autoscaling.max_capacity == 5
 
 
 def test_every_recipe_is_a_model_a_variant_may_name():
     from bundle.artifact.recipes import RECIPES
 
     for name in RECIPES:
-        assert validate({"variants": [{"name": "b", "model": name}]}).variants[0].model == name
+        assert validate({"variants": [{"name": "b", "model": name}]}).variants[1].model == name
     assert "gradient-boosting" in messages({"variants": [{"name": "b", "model": "xgboost"}]})["variants.0.model"]
