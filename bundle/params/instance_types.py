@@ -27,7 +27,7 @@ NAME = re.compile(r"^ml\.(?P<series>[a-z]+?)(?P<generation>\d+)(?P<attributes>[a
 @functools.lru_cache(maxsize=None)
 def catalogue() -> tuple[str, ...]:
     """Every instance type AWS accepts for an endpoint's production variant."""
-    from bundle.params.aws_limits import service_model
+    from bundle.params.shapes import service_model
 
     return tuple(service_model("sagemaker").shape_for("ProductionVariantInstanceType").enum)
 

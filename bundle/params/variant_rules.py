@@ -16,7 +16,7 @@ BURSTABLE = ("ml.t2.", "ml.t3.")
 @functools.lru_cache(maxsize=None)
 def variant_name_rule() -> tuple[str, int, int]:
     """(pattern, min length, max length) of ProductionVariant.VariantName in botocore's SageMaker model."""
-    from bundle.params.aws_limits import service_model
+    from bundle.params.shapes import service_model
 
     meta = service_model("sagemaker").shape_for("ProductionVariant").members["VariantName"].metadata
     return meta["pattern"], meta.get("min", 0), meta["max"]
@@ -24,18 +24,18 @@ def variant_name_rule() -> tuple[str, int, int]:
 
 @functools.lru_cache(maxsize=None)
 def max_production_variants() -> int:
-    from bundle.params.aws_limits import service_model
+    from bundle.params.shapes import service_model
 
     return service_model("sagemaker").shape_for("CreateEndpointConfigInput").members["ProductionVariants"].metadata["max"]
 
 
 def name_problem(name) -> str | None:
-    from bundle.params.aws_limits import _pattern
+    from bundle.params.shapes import java_pattern
 
     pattern, low, high = variant_name_rule()
     if not isinstance(name, str):
         return None  # the schema names the type
-    if not low <= len(name) <= high or _pattern(pattern).fullmatch(name) is None:
+    if not low <= len(name) <= high or java_pattern(pattern).fullmatch(name) is None:
         return f"{name!r} is not a variant name AWS accepts: {max(low, 1)}-{high} characters matching {pattern} (botocore's ProductionVariant.VariantName)"
     return None
 

@@ -14,7 +14,9 @@ from collections import Counter
 import pulumi
 import pytest
 
-from bundle.params.aws_limits import From, Request, check_request, implied_requests, problems, violations
+from bundle.params.aws_limits import problems, violations
+from bundle.params.aws_requests import implied_requests
+from bundle.params.shapes import From, Request, check_request
 from bundle.errors import BundleError
 from bundle.params.model import InvalidParams
 from bundle.params.rules import problems_in, validate
