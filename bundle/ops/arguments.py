@@ -23,3 +23,13 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
     return value
+
+
+def transform_instance_type(text: str) -> str:
+    """An instance type a batch transform job runs the scikit-learn image on (botocore's TransformInstanceType, x86 CPU)."""
+    from bundle.params.instance_types import problem
+
+    found = problem(text, "transform")
+    if found:
+        raise argparse.ArgumentTypeError(found)
+    return text

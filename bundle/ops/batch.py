@@ -31,6 +31,7 @@ import botocore.exceptions
 from bundle.errors import BundleError
 from bundle.names import split_s3_uri
 from bundle.ops import aws
+from bundle.ops.arguments import transform_instance_type
 
 MAX_PAYLOAD_MB = 6
 MAX_CONCURRENT_TRANSFORMS = 1
@@ -222,7 +223,7 @@ def add_arguments(p) -> None:
     p.add_argument("--outputs", help="the stack's outputs JSON: the Model, region and bucket's key (or give --model and --region)")
     p.add_argument("--model", help="SageMaker Model name (default: the stack's, from --outputs)")
     p.add_argument("--region", help="AWS region (default: the outputs', else AWS_REGION / AWS_DEFAULT_REGION)")
-    p.add_argument("--instance-type", default="ml.m5.large", help="transform instances' type (default ml.m5.large)")
+    p.add_argument("--instance-type", type=transform_instance_type, default="ml.m5.large", help="transform instances' type, x86 CPU (default ml.m5.large)")
     p.add_argument("--instance-count", type=int, default=1, help="transform instances (default 1)")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the job (default 3600)")
     p.add_argument("--local", action="store_true", help="score here through the serving image's worker instead of starting a job")

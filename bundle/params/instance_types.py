@@ -1,8 +1,8 @@
 """Which instance types the bundle accepts: AWS's own catalogue (botocore's service model), filtered to what the
 scikit-learn serving image can run.
 
-The catalogue is botocore's `ProductionVariantInstanceType` enum: a newer botocore brings the types AWS sells today,
-nothing here lists them. The filter follows from how
+The catalogue is botocore's `ProductionVariantInstanceType` enum for an endpoint's variants and `TransformInstanceType`
+for a batch transform job: a newer botocore brings the types AWS sells today, nothing here lists them. The filter follows from how
 AWS names instance types ("Amazon EC2 instance type naming conventions": series, generation, then attributes; the
 attribute `g` is AWS Graviton, an arm64 CPU) and from the image:
 
@@ -24,12 +24,17 @@ ACCELERATED_SERIES = {"g": "a GPU", "p": "a GPU", "inf": "AWS Inferentia", "trn"
 NAME = re.compile(r"^ml\.(?P<series>[a-z]+?)(?P<generation>\d+)(?P<attributes>[a-z]*)(?:-[a-z0-9]+)?\.(?P<size>[a-z0-9]+)$")
 
 
+# Where each kind of fleet's instance types are listed in botocore's SageMaker model.
+SHAPES = {"endpoint": "ProductionVariantInstanceType", "transform": "TransformInstanceType"}
+WHAT = {"endpoint": "a SageMaker endpoint", "transform": "a SageMaker batch transform job"}
+
+
 @functools.lru_cache(maxsize=None)
-def catalogue() -> tuple[str, ...]:
-    """Every instance type AWS accepts for an endpoint's production variant."""
+def catalogue(kind: str = "endpoint") -> tuple[str, ...]:
+    """Every instance type AWS accepts for an endpoint's production variant, or for a transform job."""
     from bundle.params.shapes import service_model
 
-    return tuple(service_model("sagemaker").shape_for("ProductionVariantInstanceType").enum)
+    return tuple(service_model("sagemaker").shape_for(SHAPES[kind]).enum)
 
 
 def refusal(instance_type: str) -> str | None:
@@ -52,17 +57,17 @@ def refusal(instance_type: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=None)
-def accepted() -> tuple[str, ...]:
+def accepted(kind: str = "endpoint") -> tuple[str, ...]:
     """The catalogue's types the image runs on, in botocore's order."""
-    return tuple(t for t in catalogue() if refusal(t) is None)
+    return tuple(t for t in catalogue(kind) if refusal(t) is None)
 
 
-def problem(instance_type) -> str | None:
-    """The message for an instance type the bundle cannot deploy, or None."""
+def problem(instance_type, kind: str = "endpoint") -> str | None:
+    """The message for an instance type the bundle cannot run the model on, or None."""
     if not isinstance(instance_type, str):
         return None  # the schema names the type
-    if instance_type not in catalogue():
-        near = difflib.get_close_matches(instance_type, accepted(), n=3, cutoff=0.6)
-        hint = f" (did you mean {', '.join(near)}?)" if near else f"; e.g. {', '.join(accepted()[:3])}"
-        return f"{instance_type!r} is not an instance type AWS offers for a SageMaker endpoint (botocore's list){hint}"
+    if instance_type not in catalogue(kind):
+        near = difflib.get_close_matches(instance_type, accepted(kind), n=3, cutoff=0.6)
+        hint = f" (did you mean {', '.join(near)}?)" if near else f"; e.g. {', '.join(accepted(kind)[:3])}"
+        return f"{instance_type!r} is not an instance type AWS offers for {WHAT[kind]} (botocore's {SHAPES[kind]}){hint}"
     return refusal(instance_type)

@@ -53,3 +53,20 @@ def test_the_schema_examples_are_accepted_types():
 
 def test_serverless_has_no_instance_type_to_check():
     assert messages({"deployment_mode": "serverless"}) == {}
+
+
+def test_a_transform_job_takes_the_x86_cpu_types_of_its_own_catalogue():
+    from bundle.params.instance_types import accepted, catalogue, problem
+
+    assert set(accepted("transform")) <= set(catalogue("transform")) and "ml.m5.large" in accepted("transform")
+    assert problem("ml.m5.large", "transform") is None
+    assert "GPU" in problem("ml.g4dn.xlarge", "transform")
+    assert "TransformInstanceType" in problem("ml.m5.larg", "transform")
+
+
+def test_batch_refuses_an_instance_type_the_image_cannot_run_before_any_aws_call(capsys):
+    from bundle.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["batch", "--input", "s3://b/in", "--output", "s3://b/out", "--instance-type", "ml.inf2.xlarge"])
+    assert stopped.value.code == 2 and "AWS Inferentia" in capsys.readouterr().err
