@@ -21,7 +21,7 @@ IMAGE_PYTHON ?= $(firstword $(shell for p in python3.10 $(wildcard $(HOME)/.pyen
 	$$p -c 'import venv' >/dev/null 2>&1 && echo $$p; done) $(PYTHON))
 IMAGE_VENV := .venv-image
 
-.PHONY: setup demo test bench clean which-python java
+.PHONY: setup demo test bench soak clean which-python java
 
 setup: $(VENV)/.installed $(IMAGE_VENV)/.installed java
 
@@ -85,6 +85,10 @@ test: setup
 
 bench: setup
 	$(PY) -m bundle bench
+
+# The suite five times in a row, then twice beside a CPU hog; each run's result in build/soak/report.json.
+soak: setup
+	$(PY) -m bundle.perf.soak --runs 5 --hog-runs 2
 
 clean:
 	rm -rf $(VENV) $(IMAGE_VENV) .cache build operator_guide.md
