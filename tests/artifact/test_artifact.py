@@ -74,7 +74,7 @@ def test_editing_anything_that_shapes_the_artifact_rebuilds_it(tmp_path, monkeyp
     original = {"handlers": recipes.INFERENCE_SOURCE, "training": recipes.TRAIN_SOURCE, "packaging": build.packaging_sources()[1]}[edited]
     copy = tmp_path / f"edited-{original.name}"
     copy.write_bytes(original.read_bytes() + b"\n# an edit\n")
-    default = recipes.RECIPES[recipes.DEFAULT_RECIPE]  # its sources are hashed into the key (merge of main and issue-11's recipes)
+    default = recipes.RECIPES[recipes.DEFAULT_RECIPE]  # its sources are hashed into the key
     if edited == "handlers":
         monkeypatch.setattr(build, "INFERENCE_SOURCE", copy)
         monkeypatch.setitem(recipes.RECIPES, recipes.DEFAULT_RECIPE, dataclasses.replace(default, sources=(recipes.TRAIN_SOURCE, copy)))
