@@ -27,7 +27,15 @@ Request formats (Content-Type, parameters such as `; charset=utf-8` accepted):
   text/csv          one row per line, optional header line of feature names
   application/x-npy a numpy array of shape (rows, features) or (features,), as the SageMaker Python SDK's
                     SKLearnPredictor sends by default; loaded with pickles refused
-Response formats (Accept): application/json (default) or text/csv.
+  application/jsonlines one row (a list, or a record of named features) per line
+Response formats (Accept):
+  application/json  (default) {"predictions": [...], "probabilities": [[...]], "labels": [...]}
+  text/csv          one line per row: the prediction, then the class probabilities
+  application/jsonlines one object per row: {"prediction": ..., "probabilities": [...], "label": ...}
+  application/x-npy the predictions as a 1-D array (what SKLearnPredictor's NumpyDeserializer expects);
+                    `application/x-npy; output=probabilities` for the (rows, classes) probabilities instead.
+                    Written without pickles (labels that are strings become a unicode array), so a client
+                    never needs allow_pickle.
 
 What the image's worker (sagemaker-containers) does before this code runs, and why it matters here:
 for exactly `application/json` or `text/csv` it hands the body over as *text*, decoded from UTF-8 with
@@ -52,6 +60,9 @@ import numpy as np
 JSON = "application/json"
 CSV = "text/csv"
 NPY = "application/x-npy"
+JSONLINES = "application/jsonlines"
+# What `Accept: application/x-npy; output=...` may ask for; the first is the default.
+NPY_OUTPUTS = ("predictions", "probabilities")
 # The real-time InvokeEndpoint payload limit.
 MAX_BODY_BYTES = 6 * 1024 * 1024
 MODEL_FILENAME = "model.joblib"
@@ -147,18 +158,18 @@ def model_fn(model_dir: str) -> ServedModel:
 def transform_fn(model: ServedModel, body, content_type, accept):
     """The one hook: decode, predict, encode; client errors become 4xx JSON answers under either server."""
     try:
-        response_type = _response_type(accept)
+        response_type, output = _response_type(accept)
         rows = _decode(body, content_type, model)
         probabilities = model.estimator.predict_proba(rows)
         winners = probabilities.argmax(axis=1)
-        payload = _encode(winners, probabilities, model, response_type)
+        payload = _encode(winners, probabilities, model, response_type, output)
     except ClientError as e:
         error = json.dumps({"error": e.error, "message": e.message})
         if under_multi_model_server():
             raise ToolkitError(e.status, error, HTTPStatus(e.status).phrase) from None
         return Response(response=error, status=e.status, mimetype=JSON)
     if under_multi_model_server():
-        return payload.encode("utf-8"), response_type
+        return (payload.encode("utf-8") if isinstance(payload, str) else payload), response_type
     return Response(response=payload, status=200, mimetype=response_type)
 
 
@@ -170,29 +181,40 @@ def _media_type(header: str) -> str:
     return header.split(";", 1)[0].strip().lower()
 
 
-def _response_type(accept) -> str:
+def _response_type(accept) -> tuple[str, str | None]:
+    """The media type to answer in, and for npy which array (`output=` in the Accept header's parameters)."""
     if not accept:
-        return JSON
+        return JSON, None
     offers = []
     for position, part in enumerate(accept.split(",")):
         media, _, params = part.partition(";")
-        quality = 1.0
+        quality, options = 1.0, {}
         for param in params.split(";"):
             key, _, value = param.partition("=")
-            if key.strip() == "q":
+            key, value = key.strip().lower(), value.strip().strip('"')
+            if key == "q":
                 try:
                     quality = float(value)
                 except ValueError:
                     quality = 0.0
-        offers.append((-quality, position, media.strip().lower()))
-    for negative_quality, _, media in sorted(offers):
+            elif key:
+                options[key] = value
+        offers.append((-quality, position, media.strip().lower(), options))
+    for negative_quality, _, media, options in sorted(offers, key=lambda offer: offer[:2]):
         if negative_quality >= 0:
             continue
         if media in (JSON, "*/*", "application/*"):
-            return JSON
+            return JSON, None
         if media in (CSV, "text/*"):
-            return CSV
-    raise ClientError(406, "UnsupportedAccept", f"Accept {accept!r} is not supported; use {JSON} or {CSV}")
+            return CSV, None
+        if media == JSONLINES:
+            return JSONLINES, None
+        if media == NPY:
+            output = options.get("output", NPY_OUTPUTS[0])
+            if output not in NPY_OUTPUTS:
+                raise ClientError(406, "UnsupportedAccept", f"Accept {accept!r}: output={output!r} is not one of {', '.join(NPY_OUTPUTS)}")
+            return NPY, output
+    raise ClientError(406, "UnsupportedAccept", f"Accept {accept!r} is not supported; use {JSON}, {CSV}, {JSONLINES} or {NPY}")
 
 
 # --- decoding --------------------------------------------------------------------------------------
@@ -210,9 +232,11 @@ def _decode(body, content_type, model: ServedModel) -> np.ndarray:
         return _rows_from_json(_text(body, "MalformedJSON", "JSON"), model)
     if media == CSV:
         return _rows_from_csv(_text(body, "MalformedCSV", "CSV"), model)
+    if media == JSONLINES:
+        return _rows_from_jsonlines(_text(body, "MalformedJSON", "JSON Lines"), model)
     if media == NPY:
         return _rows_from_npy(body if isinstance(body, (bytes, bytearray)) else body.encode("utf-8", "surrogatepass"), model)
-    raise ClientError(415, "UnsupportedContentType", f"Content-Type {content_type!r} is not supported; use {JSON}, {CSV} or {NPY}")
+    raise ClientError(415, "UnsupportedContentType", f"Content-Type {content_type!r} is not supported; use {JSON}, {CSV}, {JSONLINES} or {NPY}")
 
 
 def _text(body, error: str, what: str) -> str:
@@ -248,6 +272,24 @@ def _rows_from_json(body: str, model: ServedModel) -> np.ndarray:
         document = _rows_from_records(document, model)
     # Booleans are JSON literals numpy would silently turn into 1.0/0.0: check values one by one then.
     return _to_matrix(document, model, strict_types="true" in body or "false" in body)
+
+
+def _rows_from_jsonlines(body: str, model: ServedModel) -> np.ndarray:
+    rows = []
+    for number, line in enumerate(body.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except ValueError as e:
+            raise ClientError(400, "MalformedJSON", f"line {number} is not valid JSON: {e}") from None
+        except RecursionError:
+            raise ClientError(400, "MalformedJSON", f"line {number} is nested too deeply") from None
+    if not rows:
+        raise ClientError(400, "NoRows", "the request has no rows")
+    if isinstance(rows[0], dict):
+        rows = _rows_from_records(rows, model)
+    return _to_matrix(rows, model, strict_types="true" in body or "false" in body)
 
 
 def _rows_from_records(records: list, model: ServedModel) -> list:
@@ -365,15 +407,30 @@ def _kind(value) -> str:
 # --- encoding --------------------------------------------------------------------------------------
 
 
-def _encode(winners: np.ndarray, probabilities: np.ndarray, model: ServedModel, media: str) -> str:
+def _encode(winners: np.ndarray, probabilities: np.ndarray, model: ServedModel, media: str, output: str | None) -> str | bytes:
     """`winners` are probability-column indexes; the predictions are the estimator's labels for them."""
     predictions = model.classes[winners]
+    if media == NPY:
+        array = probabilities if output == "probabilities" else predictions
+        if array.dtype == object:  # string labels: a unicode array loads without pickles
+            array = array.astype(str)
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        return buffer.getvalue()
     if media == CSV:
         return "".join(
             f"{p}," + ",".join(repr(x) for x in probs) + "\n" for p, probs in zip(predictions.tolist(), probabilities.tolist())
         )
+    labels = model.labels[winners].tolist() if model.labels is not None else None
+    if media == JSONLINES:
+        lines = []
+        for i, (p, probs) in enumerate(zip(predictions.tolist(), probabilities.tolist())):
+            line = {"prediction": p, "probabilities": probs}
+            if labels is not None:
+                line["label"] = labels[i]
+            lines.append(_RESPONSE_ENCODER.encode(line) + "\n")
+        return "".join(lines)
     document = {"predictions": predictions.tolist(), "probabilities": probabilities.tolist()}
-    if model.labels is not None:
-        document["labels"] = model.labels[winners].tolist()
+    if labels is not None:
+        document["labels"] = labels
     return _RESPONSE_ENCODER.encode(document)
-

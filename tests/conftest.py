@@ -34,14 +34,16 @@ def endpoint(artifact):
 
 @pytest.fixture
 def call(loaded):
-    """Invoke the shipped handlers; returns (status, parsed JSON or text, content type)."""
+    """Invoke the shipped handlers; returns (status, parsed JSON, text, or npy bytes, content type)."""
 
     def _call(body, content_type="application/json", accept="application/json"):
         if isinstance(body, (dict, list)):
             body = json.dumps(body)
         reply = invoke(loaded, body.encode() if isinstance(body, str) else body, content_type, accept)
-        text = reply.body.decode()
-        parsed = json.loads(text) if reply.content_type == "application/json" else text
+        if reply.content_type == "application/json":
+            parsed = json.loads(reply.body)
+        else:
+            parsed = reply.body if reply.content_type == "application/x-npy" else reply.body.decode()
         return reply.status, parsed, reply.content_type
 
     return _call

@@ -17,6 +17,8 @@ from bundle.ops.examples import EXAMPLES, expected_classes, instances_request
 JSON = "application/json"
 CSV = "text/csv"
 NPY = "application/x-npy"
+JSONLINES = "application/jsonlines"
+NPY_PROBABILITIES = "application/x-npy; output=probabilities"
 SIX_MB = 6 * 1024 * 1024
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
@@ -65,6 +67,13 @@ GOOD = [
     Case("npy-rows", _npy(np.array(ROWS)), content_type=NPY),
     Case("npy-float32-rows", _npy(np.array(ROWS, dtype=np.float32)), content_type=NPY),
     Case("npy-one-sample", _npy(np.array(ROWS[2])), content_type=NPY, predictions=(2,)),
+    Case("json-to-npy", _json(instances_request()), accept=NPY, response_type=NPY),
+    # SKLearnPredictor's defaults: NumpySerializer's body, NumpyDeserializer's Accept.
+    Case("npy-to-npy", _npy(np.array(ROWS)), content_type=NPY, accept=NPY, response_type=NPY),
+    Case("npy-to-npy-probabilities", _npy(np.array(ROWS)), content_type=NPY, accept=NPY_PROBABILITIES, response_type=NPY),
+    Case("jsonlines-rows", b"".join(_json(r) + b"\n" for r in ROWS), content_type=JSONLINES),
+    Case("jsonlines-records", b"".join(_json(dict(zip(FEATURES, r))) + b"\n" for r in ROWS), content_type=JSONLINES),
+    Case("json-to-jsonlines", _json(instances_request()), accept=JSONLINES, response_type=JSONLINES),
     # Just under the limit in bytes: whitespace is valid JSON.
     Case("json-just-under-6mb", b'{"instances": ' + b" " * (SIX_MB - 200) + _json(ROWS) + b"}"),
 ]
@@ -113,6 +122,9 @@ BAD = [
     Case("npy-short-rows", _npy(np.zeros((2, 3))), content_type=NPY, status=400, error="WrongFeatureCount", words="expected 4 features"),
     Case("npy-nan", _npy(np.array([[5.1, np.nan, 1.4, 0.2]])), content_type=NPY, status=400, error="NonFiniteValue", words="sepal_width"),
     Case("unsupported-content-type", b"<rows/>", content_type="application/xml", status=415, error="UnsupportedContentType", words="application/xml"),
+    Case("npy-unknown-output", _json(instances_request()), accept="application/x-npy; output=logits", status=406, error="UnsupportedAccept", words="logits"),
+    Case("jsonlines-bad-line", _json(ROWS[0]) + b"\n[5.1, 3.5\n", content_type=JSONLINES, status=400, error="MalformedJSON", words="line 2"),
+    Case("jsonlines-short-row", _json(ROWS[0][:3]) + b"\n", content_type=JSONLINES, status=400, error="WrongFeatureCount", words="expected 4 features"),
     Case("unsupported-accept", _json(instances_request()), accept="application/xml", status=406, error="UnsupportedAccept", words="application/xml"),
 ]
 
@@ -126,6 +138,20 @@ CORPUS = GOOD + BAD
 #   (InvokeEndpoint's own 6 MB limit stops such a body before any container on SageMaker).
 MMS_STRICT_UTF8_500 = frozenset({"json-not-utf8", "json-not-utf8-in-string", "json-binary", "csv-not-utf8", "csv-binary"})
 MMS_MAX_REQUEST = 6 * 1024 * 1024
+
+
+def predictions_in(body: bytes | str, media: str) -> list:
+    """The predicted classes in a 200's body, whatever its media type; for the probabilities array, each row's
+    most likely class (the Iris classes are the column indexes)."""
+    if media == NPY:
+        array = np.load(io.BytesIO(body), allow_pickle=False)
+        return (array.argmax(axis=1) if array.ndim == 2 else array).tolist()
+    text = body.decode() if isinstance(body, bytes) else body
+    if media == CSV:
+        return [int(line.split(",")[0]) for line in text.strip().splitlines()]
+    if media == JSONLINES:
+        return [json.loads(line)["prediction"] for line in text.splitlines() if line.strip()]
+    return json.loads(text)["predictions"]
 
 
 def ids(cases: list[Case]) -> list[str]:

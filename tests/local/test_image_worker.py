@@ -14,7 +14,7 @@ import pytest
 
 from bundle.ops import aws
 from conftest import http_request
-from corpus import CORPUS, CSV, JSON, Case, ids
+from corpus import CORPUS, CSV, JSON, Case, ids, predictions_in
 
 
 def post(url: str, case: Case, path: str = "/invocations") -> tuple[int, str, bytes]:
@@ -30,12 +30,10 @@ def test_the_image_worker_answers_every_case_as_the_corpus_says(endpoint, case):
         assert content_type == JSON
         document = json.loads(body)
         assert document["error"] == case.error and case.words in document["message"]
-    elif case.response_type == CSV:
-        assert content_type == "text/csv; charset=utf-8"  # Flask adds the charset to text/* types
-        assert [int(line.split(",")[0]) for line in body.decode().splitlines()] == list(case.predictions)
     else:
-        assert content_type == JSON
-        assert json.loads(body)["predictions"] == list(case.predictions)
+        # Flask adds the charset to text/* types only
+        assert content_type == (f"{CSV}; charset=utf-8" if case.response_type == CSV else case.response_type)
+        assert predictions_in(body, case.response_type) == list(case.predictions)
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +56,7 @@ def test_the_runtime_front_through_boto3_answers_every_case(runtime, case):
         return
     response = runtime.invoke_endpoint(**request)
     assert response["InvokedProductionVariant"] == "primary"
-    body = response["Body"].read()
-    if case.response_type == CSV:
-        assert [int(line.split(",")[0]) for line in body.decode().splitlines()] == list(case.predictions)
-    else:
-        assert json.loads(body)["predictions"] == list(case.predictions)
+    assert predictions_in(response["Body"].read(), case.response_type) == list(case.predictions)
 
 
 def test_npy_as_the_sdk_sends_it_predicts_like_json_in_the_worker(endpoint):

@@ -18,7 +18,7 @@ from bundle.artifact.build import sourcedir_tarball
 from bundle.artifact.recipes import DEFAULT_RECIPE, RECIPES
 from bundle.artifact.build import recipe_artifact
 from bundle.local.multi_model import MAX_MMS_PORT, MultiModelServer, java_problem
-from corpus import BAD, CORPUS, GOOD, MMS_MAX_REQUEST, MMS_STRICT_UTF8_500, ids
+from corpus import BAD, CORPUS, GOOD, MMS_MAX_REQUEST, MMS_STRICT_UTF8_500, ids, predictions_in
 
 PROBLEM = java_problem()
 pytestmark = pytest.mark.skipif(PROBLEM is not None, reason=f"multi-model-server cannot run here: {PROBLEM}")
@@ -90,12 +90,9 @@ def test_corpus_on_multi_model_server(server, recipe, case):
     assert status == case.status, body[:300]
     if status == 200:
         assert response_headers["Content-Type"].split(";")[0] == case.response_type
+        assert predictions_in(body, case.response_type) == list(case.predictions)
         if case.response_type == "application/json":
-            result = json.loads(body)
-            assert result["predictions"] == list(case.predictions)
-            assert result["labels"] == [["setosa", "versicolor", "virginica"][p] for p in case.predictions]
-        else:
-            assert [int(line.split(",")[0]) for line in body.decode().splitlines()] == list(case.predictions)
+            assert json.loads(body)["labels"] == [["setosa", "versicolor", "virginica"][p] for p in case.predictions]
     else:
         document = json.loads(body)
         assert set(document) == {"error", "message"} and document["error"] == case.error

@@ -7,7 +7,7 @@ import pytest
 
 from bundle.ops.examples import expected_classes, instances_request
 from bundle.local.inprocess import invoke
-from corpus import BAD, CORPUS, CSV, GOOD, JSON, NPY, ids
+from corpus import BAD, CORPUS, CSV, GOOD, JSON, NPY, ids, predictions_in
 
 
 def test_guides_three_examples_predict_0_1_2_with_probabilities_summing_to_1(call):
@@ -25,10 +25,8 @@ def test_guides_three_examples_predict_0_1_2_with_probabilities_summing_to_1(cal
 def test_good_requests_predict_the_examples(call, case):
     status, result, content_type = call(case.body, content_type=case.content_type, accept=case.accept)
     assert (status, content_type) == (200, case.response_type)
-    if case.response_type == JSON:
-        assert result["predictions"] == list(case.predictions)
-    else:
-        assert [int(line.split(",")[0]) for line in result.strip().splitlines()] == list(case.predictions)
+    raw = json.dumps(result) if case.response_type == JSON else result
+    assert predictions_in(raw, case.response_type) == list(case.predictions)
 
 
 def test_csv_response_rows_are_a_label_then_probabilities_summing_to_1(call):
