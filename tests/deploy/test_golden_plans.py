@@ -26,14 +26,21 @@ def case_params(name: str) -> dict:
 
 # The artifact cache's key hashes the packaging code too: a path under it says nothing of the stack's inputs.
 CACHE_KEY = re.compile(r"(\.cache/artifacts/)[0-9a-f]{64}/")
+# S3 keys and file names are content-addressed (a full sha256, or its first 12 digits): they change with the models'
+# code or weights, which is no change of the stack's shape.
+# Each distinct digest becomes <digest-N> in order of first appearance, so which resources share an artifact (the
+# Model, its grant, its upload) is still compared; that a key is the digest of the bytes is proven in tests/artifact.
+CONTENT_KEY = re.compile(r"(?<=[/-])([0-9a-f]{64}|[0-9a-f]{12})(?=[/.])")
 
 
 def neutral(text: str) -> str:
-    """The plan with the cache key masked, its resources in a fixed order: registration order is no input of AWS's
-    (Pulumi orders creation by the dependencies, which the inputs and options carry)."""
+    """The plan with the cache key and content digests masked, its resources in a fixed order: registration order is
+    no input of AWS's (Pulumi orders creation by the dependencies, which the inputs and options carry)."""
     plan = json.loads(CACHE_KEY.sub(r"\1<key>/", text))
     plan["resources"].sort(key=lambda r: (r["type"], r["name"]))
-    return json.dumps(plan, indent=1, sort_keys=True) + "\n"
+    ordered = json.dumps(plan, indent=1, sort_keys=True) + "\n"
+    tokens: dict[str, str] = {}
+    return CONTENT_KEY.sub(lambda m: tokens.setdefault(m.group(1), f"<digest-{len(tokens) + 1}>"), ordered)
 
 
 def plan_of(name: str) -> str:
