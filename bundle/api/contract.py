@@ -16,6 +16,7 @@ regexes agree on these); the mapping template's VTL itself cannot run here (no A
 | 424 ModelError (the model's 4xx/5xx)| the model's status (400/406/413/415/500...) and body |
 | 429 throttling, ModelNotReady      | 429                                                  |
 | 400 ValidationError                | 400 (e.g. an unknown TargetVariant)                  |
+| 413 (the body over the runtime's limit) | 413                                             |
 | other 4xx (403, 404)               | 500: the API's own role or target is wrong           |
 | 5xx                                | 502: SageMaker failed                                |
 Never a 200 carrying an error.
@@ -48,7 +49,8 @@ INTEGRATION_RESPONSES: tuple[IntegrationResponse, ...] = (
     IntegrationResponse("424", 424, from_model=True, meaning="ModelError: the model's own 4xx/5xx and its body"),
     IntegrationResponse("429", 429, meaning="throttled, or ModelNotReadyException: retry with backoff"),
     IntegrationResponse("400", 400, meaning="ValidationError: the request (e.g. TargetModel/TargetVariant) is wrong"),
-    IntegrationResponse(r"4(?!00|24|29)\d{2}", 500, meaning="the API's role or target is wrong: not the caller's doing"),
+    IntegrationResponse("413", 413, meaning="the body is over the runtime's payload limit: send less per request"),
+    IntegrationResponse(r"4(?!00|13|24|29)\d{2}", 500, meaning="the API's role or target is wrong: not the caller's doing"),
     IntegrationResponse(r"5\d{2}", 502, meaning="SageMaker failed"),
 )
 # The statuses the method may answer: the table's, and the model's 4xx/5xx that the 424 response passes on.

@@ -54,13 +54,16 @@ class AsyncInvocations:
         self._lock = threading.Lock()
         self.pending: set[str] = set()
 
-    def submit(self, headers: dict[str, str]) -> Reply:
-        """The 202 answer, or a 400 for a request AWS would refuse before queueing it."""
+    def submit(self, headers: dict[str, str], body: bytes = b"") -> Reply:
+        """The 202 answer, or a 400 for a request AWS would refuse before queueing it. The input is the object at
+        InputLocation, or the inline Body (botocore's model: exactly one of them)."""
         found = {k.lower(): v for k, v in headers.items()}
         location = found.get(INPUT_LOCATION.lower(), "")
-        if not location:
-            return aws_error(400, "ValidationError", f"1 validation error detected: Value null at 'inputLocation' failed to satisfy constraint: Member must not be null ({INPUT_LOCATION})")
-        if not location.startswith("s3://") or not split_s3_uri(location)[1]:
+        if location and body:
+            return aws_error(400, "ValidationError", f"Body and InputLocation ({INPUT_LOCATION}) are mutually exclusive: provide exactly one of them")
+        if not location and not body:
+            return aws_error(400, "ValidationError", f"provide exactly one of Body and InputLocation ({INPUT_LOCATION})")
+        if location and (not location.startswith("s3://") or not split_s3_uri(location)[1]):
             return aws_error(400, "ValidationError", f"InputLocation {location!r} is not an s3://bucket/key URI")
         inference_id = found.get(INFERENCE_ID.lower()) or str(uuid.uuid4())
         output = f"{self.config.output.rstrip('/')}/{inference_id}.out"
@@ -70,7 +73,7 @@ class AsyncInvocations:
             request["accept"] = found[ACCEPT.lower()]
         with self._lock:
             self.pending.add(inference_id)
-        self._pool.submit(self._process, inference_id, location, output, failure, request)
+        self._pool.submit(self._process, inference_id, location or None, body, output, failure, request)
         return Reply(
             202,
             json.dumps({"InferenceId": inference_id}).encode(),
@@ -78,15 +81,16 @@ class AsyncInvocations:
             ((HEADER + "OutputLocation", output), (HEADER + "FailureLocation", failure)),
         )
 
-    def _process(self, inference_id: str, location: str, output: str, failure: str, headers: dict) -> None:
+    def _process(self, inference_id: str, location: str | None, body: bytes, output: str, failure: str, headers: dict) -> None:
         s3 = self._s3()
         try:
-            try:
-                bucket, key = split_s3_uri(location)
-                body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            except Exception as e:  # noqa: BLE001 - any S3 error is the request's failure, as AWS reports it
-                self._put(s3, failure, f"Failed to download the input from {location}: {e}".encode(), "text/plain")
-                return
+            if location is not None:
+                try:
+                    bucket, key = split_s3_uri(location)
+                    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+                except Exception as e:  # noqa: BLE001 - any S3 error is the request's failure, as AWS reports it
+                    self._put(s3, failure, f"Failed to download the input from {location}: {e}".encode(), "text/plain")
+                    return
             reply = self._forward("POST", "/invocations", body, headers)
             if reply.status < 400:
                 self._put(s3, output, reply.body, reply.content_type)

@@ -78,6 +78,13 @@ class MultiModelSource:
     ready_timeout: float = 60.0  # how long a first call waits for its model before ModelNotReadyException
 
 
+def default_endpoint_name() -> str:
+    """The endpoint name a stack gets when its params do not set one (the params schema's default)."""
+    from bundle.params.schema import load_schema
+
+    return load_schema()["properties"]["endpoint_name"]["default"]
+
+
 class LocalEndpoint:
     """The image's worker (or, for a multi-model endpoint, its multi-model server) and the front; `start()` in a
     background thread, or `serve_forever()` in this one."""
@@ -87,7 +94,7 @@ class LocalEndpoint:
         artifact: Path | None,
         host: str = "127.0.0.1",
         port: int = 8080,
-        endpoint_name: str | None = None,
+        endpoint_name: str | None = None,  # the only name the runtime API answers (default: the params schema's)
         variant_name: str = "primary",
         access_log: bool = False,
         workers: int = 1,
@@ -104,6 +111,8 @@ class LocalEndpoint:
         max_concurrency: int | None = None,  # throttle (429) invocations beyond this many at once
         multi_model: "MultiModelSource | None" = None,
     ):
+        if endpoint_name is None:
+            endpoint_name = default_endpoint_name()
         if not 0 <= port <= 65535:
             raise BundleError(f"port {port} is not a TCP port (0 to 65535)")
         if not is_loopback(host):
@@ -169,6 +178,10 @@ class LocalEndpoint:
 
         self.supervisor = Supervisor.for_endpoint(self, **options).start()
         return self.supervisor
+
+    @property
+    def endpoint_name(self) -> str:
+        return self._server.endpoint_name
 
     @property
     def url(self) -> str:

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import urllib3
 
 from bundle.api.contract import REST_PATH
-from bundle.local import rest
+from bundle.local import rest, runtime_api
 from bundle.local.reply import Reply
 from bundle.local.reply import aws_error as _aws_error
 from bundle.local.reply import json_reply as _json
@@ -25,8 +25,7 @@ from bundle.local.variants import INVOKED_VARIANT_HEADER, Recorder, Route, Route
 RUNTIME_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
 ASYNC_PATH = re.compile(r"^/endpoints/([^/]+)/async-invocations$")  # InvokeEndpointAsync (bundle/local/async_front.py)
 TARGET_MODEL_HEADER = "X-Amzn-SageMaker-Target-Model"
-TARGET_MODEL_MAX = 1024  # InvokeEndpoint's TargetModel: 1 to 1024 characters
-# Beyond this the front stops reading (the handlers themselves answer 413 above 6 MB).
+# Beyond this the front stops reading; the runtime API's own limits (bundle/local/runtime_api.py) are far lower.
 HARD_BODY_LIMIT = 64 * 1024 * 1024
 # An idle or slow client connection is closed after this many seconds without a byte.
 CLIENT_IDLE_TIMEOUT = 30.0
@@ -69,7 +68,7 @@ class _FrontHandler(BaseHTTPRequestHandler):
             return
         queued = ASYNC_PATH.match(path)
         if queued:
-            self._send(self.server.async_reply(queued.group(1), dict(self.headers.items())))
+            self._send(self.server.async_reply(queued.group(1), dict(self.headers.items()), body))
             return
         if path == REST_PATH and self.server.rest is not None:  # the REST front's contract (bundle/local/rest.py)
             self._send(self.server.rest_reply(self.headers, body))
@@ -130,7 +129,7 @@ class _FrontServer(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(
-        self, address, worker_url: str, endpoint_name: str | None, variant_name: str, timeout: int, access_log: bool,
+        self, address, worker_url: str, endpoint_name: str, variant_name: str, timeout: int, access_log: bool,
         router: Router | None = None, recorder: Recorder | None = None,
         rest_settings: "rest.RestSettings | None" = None, max_concurrency: int | None = None, models=None,
         max_connections: int = MAX_CONNECTIONS,
@@ -216,26 +215,35 @@ class _FrontServer(ThreadingHTTPServer):
             return _json(502, {"error": "WorkerUnavailable", "message": f"the model server did not answer: {e}"})
         return Reply(response.status, response.data, response.headers.get("Content-Type", "application/json"))
 
-    def async_reply(self, name: str, headers: dict) -> Reply:
-        if self.endpoint_name and name != self.endpoint_name:
-            return _aws_error(400, "ValidationError", f"Endpoint {name} of account 123456789012 not found.")
+    def unknown_endpoint(self, name: str) -> Reply | None:
+        """AWS's answer to a name no endpoint has (a typo fails here as it fails there), else None."""
+        if name == self.endpoint_name:
+            return None
+        return _aws_error(400, "ValidationError", f"Endpoint {name} of account 123456789012 not found.")
+
+    def async_reply(self, name: str, headers: dict, body: bytes = b"") -> Reply:
+        refused = self.unknown_endpoint(name) or runtime_api.body_too_large(runtime_api.INVOKE_ASYNC, len(body))
+        if refused is not None:
+            return refused
         if self.async_invocations is None:
             return _aws_error(400, "ValidationError", f"Endpoint {name} is not an asynchronous endpoint: use InvokeEndpoint")
-        return self.async_invocations.submit(headers)
+        return self.async_invocations.submit(headers, body)
 
     def rest_reply(self, headers, body: bytes) -> Reply:
         def runtime(passed: dict) -> Reply:
             forwarded = {k: v for k, v in passed.items() if k.lower() in ("content-type", "accept")}
             return self.runtime_reply(
-                self.endpoint_name or "local", body, forwarded, passed.get("X-Amzn-SageMaker-Target-Variant"), passed.get(TARGET_MODEL_HEADER)
+                self.endpoint_name, body, forwarded, passed.get("X-Amzn-SageMaker-Target-Variant"), passed.get(TARGET_MODEL_HEADER)
             )
 
         status, answer, content_type, extra = rest.answer(self.rest, headers, runtime)
         return Reply(status, answer, content_type, extra)
 
     def runtime_reply(self, name: str, body: bytes, headers: dict, target_variant: str | None = None, target: str | None = None) -> Reply:
-        if self.endpoint_name and name != self.endpoint_name:
-            return _aws_error(400, "ValidationError", f"Endpoint {name} of account 123456789012 not found.")
+        # What AWS's runtime refuses before any container: another endpoint's name, a body over the API's limit.
+        refused = self.unknown_endpoint(name) or runtime_api.body_too_large(runtime_api.INVOKE, len(body))
+        if refused is not None:
+            return refused
         if self.async_invocations is not None:
             return _aws_error(400, "ValidationError", f"Endpoint {name} is an asynchronous endpoint: use InvokeEndpointAsync")
         try:
@@ -254,8 +262,9 @@ class _FrontServer(ThreadingHTTPServer):
             else:
                 if not target:
                     return _aws_error(400, "ValidationError", f"Request {uuid.uuid4()} is missing a target model header.")
-                if len(target) > TARGET_MODEL_MAX:
-                    return _aws_error(400, "ValidationError", f"TargetModel has {len(target)} characters; at most {TARGET_MODEL_MAX} are allowed.")
+                limit = runtime_api.member_max(runtime_api.INVOKE, "TargetModel")
+                if len(target) > limit:
+                    return _aws_error(400, "ValidationError", f"TargetModel has {len(target)} characters; at most {limit} are allowed.")
                 started = time.perf_counter()
                 try:
                     status, data, content_type, aws_error = self.models.invoke(target, body, headers)

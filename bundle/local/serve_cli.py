@@ -28,7 +28,7 @@ def cmd_serve(args) -> int:
         raise BundleError("--api-key (an API key) and --api-auth iam (signed requests) are two different checks: give one")
     rest = RestSettings("api_key", args.api_key) if args.api_key else RestSettings("iam") if args.api_auth == "iam" else None
     endpoint = LocalEndpoint(
-        path, args.host, args.port, endpoint_name=args.endpoint_name, access_log=args.access_log, workers=args.workers, timeout=args.timeout,
+        path, args.host, args.port, endpoint_name=args.endpoint_name or _params_endpoint_name(args.params), access_log=args.access_log, workers=args.workers, timeout=args.timeout,
         async_config=_async_config(args),
         rest_settings=rest,
         multi_model=multi_model,
@@ -40,7 +40,7 @@ def cmd_serve(args) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     served = {"artifact": str(path)} if multi_model is None else {"multi_model": models}
-    print(json.dumps({"url": endpoint.url, "worker_url": endpoint.worker_url, **served, "status": "serving"}), flush=True)
+    print(json.dumps({"url": endpoint.url, "worker_url": endpoint.worker_url, "endpoint_name": endpoint.endpoint_name, **served, "status": "serving"}), flush=True)
     supervisor = endpoint.supervise(max_restarts=args.max_restarts)  # restarts a server that dies
     try:
         endpoint.serve_forever()
@@ -52,6 +52,13 @@ def cmd_serve(args) -> int:
         return 1
     print(json.dumps({"status": "stopped"}), flush=True)
     return 0
+
+
+def _params_endpoint_name(params_file: str | None) -> str:
+    """The endpoint name the stack of these params has (--params, else BUNDLE_PARAMS_FILE, else the defaults')."""
+    from bundle.params.sources import resolve
+
+    return resolve(params_file).endpoint_name
 
 
 def _async_config(args):
@@ -99,7 +106,10 @@ def add_parser(commands) -> None:
     p.add_argument("--artifact", type=Path, help="model.tar.gz (default: build or reuse the bundle's)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
     p.add_argument("--port", type=port_number, default=8080, help="port (0 picks a free one; the URL is printed)")
-    p.add_argument("--endpoint-name", help="answer the runtime API only for this endpoint name")
+    p.add_argument("--params", metavar="FILE", help="the stack's params file, for its endpoint_name (default: BUNDLE_PARAMS_FILE, else the defaults)")
+    p.add_argument(
+        "--endpoint-name", help="the only endpoint name the runtime API answers; any other is refused as AWS refuses it (default: the params' endpoint_name)"
+    )
     p.add_argument("--access-log", action="store_true", help="log every request and the worker's log to stderr")
     p.add_argument(
         "--workers", type=_positive, default=os.cpu_count() or 1, help="gunicorn workers, as SAGEMAKER_MODEL_SERVER_WORKERS (default: one per CPU, as the image)"

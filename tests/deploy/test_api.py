@@ -78,7 +78,7 @@ def test_direct_integration_calls_this_endpoint_as_a_role_scoped_to_it(direct):
 def test_every_error_has_an_integration_response_so_none_comes_back_as_200(direct):
     responses = {r.inputs["statusCode"]: r.inputs for r in direct.of_type(RESPONSE)}
     patterns = {code: inputs.get("selectionPattern") for code, inputs in responses.items()}
-    assert patterns == {"200": None, "424": "424", "429": "429", "400": "400", "500": r"4(?!00|24|29)\d{2}", "502": r"5\d{2}"}
+    assert patterns == {"200": None, "424": "424", "429": "429", "400": "400", "413": "413", "500": r"4(?!00|13|24|29)\d{2}", "502": r"5\d{2}"}
     assert responses["424"]["responseTemplates"]["application/json"] == contract.MODEL_ERROR_TEMPLATE
     assert "$context.responseOverride.status" in contract.MODEL_ERROR_TEMPLATE
     # Every status SageMaker can answer with an error is caught by exactly one pattern other than the default.

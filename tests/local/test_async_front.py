@@ -101,6 +101,32 @@ def test_requests_aws_refuses_are_4xx_and_an_async_endpoint_refuses_invoke_endpo
     assert "InvokeEndpointAsync" in str(realtime.value)
 
 
+def test_an_inline_body_is_answered_and_one_over_the_models_limit_is_refused_with_413(async_endpoint):
+    runtime = aws.client("sagemaker-runtime", REGION, endpoint_url=async_endpoint.url, max_attempts=1)
+    limit = runtime.meta.service_model.operation_model("InvokeEndpointAsync").input_shape.members["Body"].metadata["max"]
+    answer = runtime.invoke_endpoint_async(EndpointName="iris-async", Body=b"5.1,3.5,1.4,0.2\n".ljust(limit), ContentType="text/csv", Accept="text/csv")
+    s3 = aws.client("s3", REGION)
+    key = answer["OutputLocation"].split(f"s3://{BUCKET}/", 1)[1]
+    s3.get_waiter("object_exists").wait(Bucket=BUCKET, Key=key, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode().startswith("0,")
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        runtime.invoke_endpoint_async(EndpointName="iris-async", Body=b" " * (limit + 1), ContentType="text/csv")
+    error = refused.value.response
+    assert (error["Error"]["Code"], error["Error"]["Message"]) == ("413", f"HTTP content length exceeded {limit} bytes.")
+    with pytest.raises(botocore.exceptions.ClientError, match="mutually exclusive"):
+        runtime.invoke_endpoint_async(EndpointName="iris-async", Body=b"5.1,3.5,1.4,0.2", InputLocation=f"s3://{BUCKET}/x.csv")
+    with pytest.raises(botocore.exceptions.ClientError, match="exactly one of Body and InputLocation"):
+        runtime.invoke_endpoint_async(EndpointName="iris-async")
+
+
+def test_an_unknown_endpoint_name_is_not_found_as_on_aws(async_endpoint):
+    runtime = aws.client("sagemaker-runtime", REGION, endpoint_url=async_endpoint.url, max_attempts=1)
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        runtime.invoke_endpoint_async(EndpointName="iris-asnyc", InputLocation=f"s3://{BUCKET}/x.csv")
+    error = refused.value.response["Error"]
+    assert (error["Code"], error["Message"]) == ("ValidationError", "Endpoint iris-asnyc of account 123456789012 not found.")
+
+
 def test_a_realtime_endpoint_refuses_async_invocations(endpoint):
     runtime = aws.client("sagemaker-runtime", REGION, endpoint_url=endpoint.url, max_attempts=1)
     with pytest.raises(botocore.exceptions.ClientError) as refused:

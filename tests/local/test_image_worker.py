@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import json
 
+import botocore.exceptions
+import botocore.session
 import pytest
 
 from bundle.ops import aws
 from conftest import http_request
 from corpus import CORPUS, CSV, JSON, Case, ids, predictions_in
+
+# InvokeEndpoint's Body limit, as botocore's model of the runtime API gives it.
+RUNTIME_BODY_MAX = botocore.session.get_session().get_service_model("sagemaker-runtime").operation_model("InvokeEndpoint").input_shape.members["Body"].metadata["max"]
 
 
 def post(url: str, case: Case, path: str = "/invocations") -> tuple[int, str, bytes]:
@@ -46,6 +51,13 @@ def test_the_runtime_front_through_boto3_answers_every_case(runtime, case):
     request = {"EndpointName": "iris-test", "ContentType": case.content_type, "Body": case.body}
     if case.accept:
         request["Accept"] = case.accept
+    if len(case.body) > RUNTIME_BODY_MAX:  # refused by the runtime itself before any container, as AWS does
+        with pytest.raises(botocore.exceptions.ClientError) as raised:
+            runtime.invoke_endpoint(**request)
+        error = raised.value.response
+        assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == ("413", 413)
+        assert error["Error"]["Message"] == f"HTTP content length exceeded {RUNTIME_BODY_MAX} bytes."
+        return
     if case.status >= 400:
         with pytest.raises(runtime.exceptions.ModelError) as raised:
             runtime.invoke_endpoint(**request)

@@ -90,6 +90,21 @@ def test_an_unknown_target_is_a_validation_error_as_aws_answers(runtime, archive
     assert "Failed to download model data" in response["Error"]["Message"] and "no-such-model.tar.gz" in response["Error"]["Message"]
 
 
+def test_a_body_over_the_runtime_limit_is_refused_by_the_front_not_the_model_server(mme, runtime, archives):
+    """AWS's runtime refuses the body before any container: 413 with only a message, no ModelError; MMS never sees it."""
+    limit = runtime.meta.service_model.operation_model("InvokeEndpoint").input_shape.members["Body"].metadata["max"]
+    response = error_of(lambda: invoke(runtime, archives[1]["random-forest"], b"[" + b" " * limit + b"]"))
+    assert (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]) == ("413", 413)
+    assert response["Error"]["Message"] == f"HTTP content length exceeded {limit} bytes."
+    at_the_limit = json.dumps(instances_request()).encode().ljust(limit)  # JSON allows the trailing whitespace
+    assert invoke(runtime, archives[1]["random-forest"], at_the_limit)["predictions"] == expected_classes()
+
+
+def test_an_unknown_endpoint_name_is_not_found_as_on_aws(runtime, archives):
+    response = error_of(lambda: runtime.invoke_endpoint(EndpointName="iris-modles", TargetModel=archives[1]["random-forest"], ContentType="application/json", Body=b"[]"))
+    assert response["Error"]["Code"] == "ValidationError" and response["Error"]["Message"] == "Endpoint iris-modles of account 123456789012 not found."
+
+
 def test_a_call_without_target_model_is_a_validation_error(runtime):
     response = error_of(lambda: invoke(runtime))
     assert response["Error"]["Code"] == "ValidationError"
