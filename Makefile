@@ -20,10 +20,12 @@ PY := $(VENV)/bin/python
 IMAGE_PYTHON ?= $(firstword $(shell for p in python3.10 $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10); do \
 	$$p -c 'import venv' >/dev/null 2>&1 && echo $$p; done) $(PYTHON))
 IMAGE_VENV := .venv-image
+# The clients users already have (the SageMaker Python SDK 2.x and its boto3), pinned, for tests/clients.
+CLIENTS_VENV := .venv-clients
 
 .PHONY: setup demo test bench soak clean which-python java
 
-setup: $(VENV)/.installed $(IMAGE_VENV)/.installed java
+setup: $(VENV)/.installed $(IMAGE_VENV)/.installed $(CLIENTS_VENV)/.installed java
 
 # The image's multi-model mode is Java multi-model-server: Debian's default-jre-headless where no java is found (as
 # root, or through sudo without a password). Where it cannot be installed, setup goes on and the multi-model-server
@@ -73,6 +75,12 @@ $(IMAGE_VENV)/.installed: requirements-image.txt
 	$(IMAGE_VENV)/bin/python -c 'import sagemaker_containers.beta.framework, sagemaker_inference, mms'
 	touch $@
 
+$(CLIENTS_VENV)/.installed: requirements-clients.txt
+	$(IMAGE_PYTHON) -m venv $(CLIENTS_VENV)
+	@echo "Installing the pinned clients (sagemaker SDK 2.x, boto3) into $(CLIENTS_VENV) for the client compatibility tests"
+	$(CLIENTS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-clients.txt $(QUIET_PIP)
+	touch $@
+
 demo: setup
 	$(PY) -m bundle demo
 
@@ -91,4 +99,4 @@ soak: setup
 	$(PY) -m bundle.perf.soak --runs 5 --hog-runs 2
 
 clean:
-	rm -rf $(VENV) $(IMAGE_VENV) .cache build operator_guide.md
+	rm -rf $(VENV) $(IMAGE_VENV) $(CLIENTS_VENV) .cache build operator_guide.md

@@ -19,7 +19,8 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 
-SUMMARY = re.compile(r"^=+ (.*(?:passed|failed|error).*) =+$", re.MULTILINE)
+# pytest's last line, bordered with '=' or bare (pytest -q, as make test's parallel run prints it).
+SUMMARY = re.compile(r"^=* ?(\d+ (?:passed|failed|error).*? in [\d.]+s(?: \(\S+\))?) ?=*$", re.MULTILINE)
 FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
 
 
