@@ -31,7 +31,7 @@ def test_the_local_endpoints_cli_command_runs_as_written_with_the_installed_aws_
     block = re.search(r"## The local endpoint.*?```bash\n(.*?)```", readme(), re.S).group(1)
     assert "--region" in block and "source .venv/bin/activate" in block and "--cli-binary-format" not in block
     port = endpoint.url.rsplit(":", 1)[1]
-    script = f"cd {REPO}\n" + block.replace("127.0.0.1:8080", f"127.0.0.1:{port}").replace("/dev/stdout", str(tmp_path / "out.json")).replace("--endpoint-name any", "--endpoint-name iris-test")
+    script = f"cd {REPO}\n" + block.replace("127.0.0.1:8080", f"127.0.0.1:{port}").replace("/dev/stdout", str(tmp_path / "out.json")).replace("--endpoint-name iris-endpoint", f"--endpoint-name {endpoint.endpoint_name}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
