@@ -1,4 +1,7 @@
-"""How an update reaches traffic: SageMaker's blue/green guardrails, and autoscaling kept out of the way.
+"""How an update reaches traffic: SageMaker's guardrails (blue/green, or a rolling update), and autoscaling kept out of the way.
+
+The strategy is a value of the params (`Deployment`): a blue/green traffic shift (ALL_AT_ONCE, CANARY, LINEAR) becomes a
+BlueGreenUpdatePolicy, ROLLING a RollingUpdatePolicy; both roll back on the same alarms (AutoRollbackConfiguration).
 
 AWS refuses UpdateEndpoint while the variant is a registered scalable target and the update changes its
 instance type; the documented procedure is: delete the scaling policies and deregister the target, update,
@@ -28,10 +31,10 @@ from bundle.params.model import Deployment
 SERVICE_NAMESPACE = "sagemaker"
 
 
-# --- blue/green guardrails -------------------------------------------------------------------------
+# --- guardrails ----------------------------------------------------------------------------------------
 
 
-def deployment_config(rollout: Deployment, rollback_alarms: list[str]) -> aws.sagemaker.EndpointDeploymentConfigArgs:
+def blue_green_update_policy(rollout: Deployment) -> dict:
     routing = aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgs
     size = aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySizeArgs
     step = aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationLinearStepSizeArgs
@@ -42,13 +45,36 @@ def deployment_config(rollout: Deployment, rollback_alarms: list[str]) -> aws.sa
         canary_size=size(type="CAPACITY_PERCENT", value=rollout.canary_size_percent) if rollout.strategy == "CANARY" else None,
         linear_step_size=step(type="CAPACITY_PERCENT", value=rollout.linear_step_percent) if rollout.strategy == "LINEAR" else None,
     )
-    alarms = aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs
-    return aws.sagemaker.EndpointDeploymentConfigArgs(
-        blue_green_update_policy=aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyArgs(
+    return {
+        "blue_green_update_policy": aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyArgs(
             traffic_routing_configuration=traffic,
             termination_wait_in_seconds=rollout.termination_wait_seconds,
             maximum_execution_timeout_in_seconds=rollout.maximum_execution_timeout_seconds,
-        ),
+        )
+    }
+
+
+def rolling_update_policy(rollout: Deployment) -> dict:
+    """Batches of the fleet replaced one after the other, each baked for the wait interval; the rollback brings the old
+    instances back `rollback_batch` at a time, or all at once (AWS's default, when it is left out)."""
+    batch, rollback = rollout.rolling.batch, rollout.rolling.rollback_batch
+    maximum = aws.sagemaker.EndpointDeploymentConfigRollingUpdatePolicyMaximumBatchSizeArgs
+    back = aws.sagemaker.EndpointDeploymentConfigRollingUpdatePolicyRollbackMaximumBatchSizeArgs
+    return {
+        "rolling_update_policy": aws.sagemaker.EndpointDeploymentConfigRollingUpdatePolicyArgs(
+            maximum_batch_size=maximum(type=batch.type, value=batch.value),
+            wait_interval_in_seconds=rollout.wait_interval_seconds,
+            maximum_execution_timeout_in_seconds=rollout.maximum_execution_timeout_seconds,
+            rollback_maximum_batch_size=back(type=rollback.type, value=rollback.value) if rollback else None,
+        )
+    }
+
+
+def deployment_config(rollout: Deployment, rollback_alarms: list[str]) -> aws.sagemaker.EndpointDeploymentConfigArgs:
+    alarms = aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs
+    policy = rolling_update_policy(rollout) if rollout.is_rolling else blue_green_update_policy(rollout)
+    return aws.sagemaker.EndpointDeploymentConfigArgs(
+        **policy,
         auto_rollback_configuration=(
             aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationArgs(alarms=[alarms(alarm_name=n) for n in rollback_alarms])
             if rollout.auto_rollback
@@ -58,17 +84,28 @@ def deployment_config(rollout: Deployment, rollback_alarms: list[str]) -> aws.sa
 
 
 def deployment_summary(rollout: Deployment, rollback_alarms: list[str]) -> dict:
-    """The `deployment` stack output: what the next update will do."""
-    return {
+    """The `deployment` stack output: what the next update will do (a rolling update's batches under `rolling`)."""
+    summary = {
         "strategy": rollout.strategy,
         "canary_size_percent": rollout.canary_size_percent if rollout.strategy == "CANARY" else None,
         "linear_step_percent": rollout.linear_step_percent if rollout.strategy == "LINEAR" else None,
         "wait_interval_seconds": rollout.wait_interval_seconds,
-        "termination_wait_seconds": rollout.termination_wait_seconds,
+        "termination_wait_seconds": None if rollout.is_rolling else rollout.termination_wait_seconds,
         "maximum_execution_timeout_seconds": rollout.maximum_execution_timeout_seconds,
         "auto_rollback": rollout.auto_rollback,
         "rollback_alarms": list(rollback_alarms) if rollout.auto_rollback else [],
     }
+    if rollout.is_rolling:
+        r = rollout.rolling
+        summary["rolling"] = {
+            "batch_type": r.batch.type,
+            "batch_size": r.batch.value,
+            "rollback_batch_type": r.rollback_batch.type if r.rollback_batch else None,
+            "rollback_batch_size": r.rollback_batch.value if r.rollback_batch else None,  # None: the whole old fleet at once
+            "instances": r.fleet,
+            "batches": r.steps(),
+        }
+    return summary
 
 
 # --- autoscaling out of the way of UpdateEndpoint --------------------------------------------------------

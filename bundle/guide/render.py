@@ -16,6 +16,7 @@ Context (the catalog's names, plus what only the stack knows):
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import chevron
@@ -24,6 +25,7 @@ from chevron.tokenizer import tokenize
 from bundle.paths import GUIDE_TEMPLATE
 from bundle.errors import BundleError
 from bundle.params.model import Params
+from bundle.params.rolling_rules import describe
 from bundle.params.rules import validate
 
 TEMPLATE_PATH = GUIDE_TEMPLATE
@@ -57,6 +59,8 @@ def guide_flags(params: Params, outputs: dict) -> dict[str, Any]:
         "all_at_once": strategy == "ALL_AT_ONCE",
         "canary": strategy == "CANARY",
         "linear": strategy == "LINEAR",
+        "rolling": strategy == "ROLLING",
+        "blue_green": strategy != "ROLLING",
         "auto_rollback": bool(deployment.get("auto_rollback")),
         "alarm_topic": bool(outputs.get("alarm_topic_arn")),
         # The address itself is a secret output: the guide says an email subscription exists, not to whom.
@@ -98,8 +102,24 @@ def guide_values(params: Params, outputs: dict) -> dict[str, Any]:
         # The manual rollback's timing: every baking period and the termination wait of one rollout.
         "rollout_wait_seconds": params.deployment.total_wait_seconds,
         "rollout_blue_green_instances": (params.primary.initial_instance_count or 0) * 2,
+        **_rolling_values(params),
+        # The stack's params as the guide's local rehearsals read them (the exported, public document).
+        "params_json": json.dumps(outputs.get("params") or {}, sort_keys=True),
         "api_caller_policy_json": json.dumps(api["invoke_policy"], indent=2) if api.get("invoke_policy") else "",
         "invoke_policy_json": json.dumps(invoke_policy, indent=2) if invoke_policy else "",
+    }
+
+
+def _rolling_values(params: Params) -> dict[str, Any]:
+    """A rolling update's batches in words (bundle/params/rolling_rules.py), and the instances one batch adds."""
+    rolling = params.deployment.rolling
+    if rolling is None:
+        return {"rolling_batch": "", "rollback_batch": "", "rollout_extra_instances": 0}
+    back = rolling.rollback_batch
+    return {
+        "rolling_batch": describe(rolling.batch),
+        "rollback_batch": f"{describe(back)} at a time" if back else "all at once",
+        "rollout_extra_instances": max(1, math.floor(rolling.batch.instances(rolling.fleet))),
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -16,6 +17,8 @@ def cmd_serve(args) -> int:
     from bundle.local.endpoint import LocalEndpoint
     from bundle.local.rest import RestSettings
 
+    if args.replay_rolling_update is not None:
+        return _replay_rolling_update(args)
     multi_model, models, scratch = None, None, None
     if args.multi_model is not None:
         if args.artifact:
@@ -52,6 +55,31 @@ def cmd_serve(args) -> int:
         return 1
     print(json.dumps({"status": "stopped"}), flush=True)
     return 0
+
+
+def _replay_rolling_update(args) -> int:
+    """serve --replay-rolling-update: the stack's rolling update (--params) replayed on image workers under load."""
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # the plan's gRPC logs each worker's fork otherwise
+    from bundle.artifact.build import recipe_artifact
+    from bundle.artifact.recipes import RECIPES
+    from bundle.local.plan import evaluate
+    from bundle.local.rolling import Replay, RollingPlan
+    from bundle.params.sources import resolve
+
+    outputs = evaluate(resolve(args.params)).outputs
+    plan = RollingPlan.from_outputs(outputs, args.bake_seconds)
+    old = args.artifact or _default_artifact_path()
+    target = args.replay_rolling_update
+    if target in RECIPES:
+        new, names = recipe_artifact(target).path, ("old", f"new: {target}")
+    elif Path(target).is_file():
+        new, names = Path(target), ("old", f"new: {Path(target).name}")
+    else:
+        raise BundleError(f"--replay-rolling-update {target!r}: neither a model recipe ({', '.join(RECIPES)}) nor a model.tar.gz file")
+    log = (lambda line: print(f"rolling update: {line}", file=sys.stderr, flush=True))
+    report = Replay(plan, Path(old), new, versions=names, clients=args.replay_clients, log=log).run()
+    print(json.dumps(report, indent=2), flush=True)
+    return 0 if report["failed"] == 0 and report["status"] == "completed" else 1
 
 
 def _params_endpoint_name(params_file: str | None) -> str:
@@ -132,4 +160,14 @@ def add_parser(commands) -> None:
     p.add_argument(
         "--max-restarts", type=_positive, default=5, help="restart a server that dies up to this many times a minute, then exit non-zero (default 5)"
     )
+    p.add_argument(
+        "--replay-rolling-update",
+        metavar="RECIPE_OR_ARTIFACT",
+        help="replay the stack's rolling update (--params with deployment.strategy ROLLING) and exit: its fleet of image "
+        "workers serving --artifact, replaced batch by batch by workers serving this recipe or model.tar.gz while a load "
+        "runs through the front; prints each step on stderr and a JSON report (requests answered by each version, failures); exit 1 on "
+        "any failed request or a rollback",
+    )
+    p.add_argument("--bake-seconds", type=float, help="with --replay-rolling-update: the baking period per batch (default: the stack's wait_interval_seconds)")
+    p.add_argument("--replay-clients", type=_positive, default=2, help="with --replay-rolling-update: closed-loop clients of the load (default 2)")
     p.set_defaults(run=cmd_serve)

@@ -204,21 +204,7 @@ def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws")
 
     rollout, alarms = d["deployment"], d["alarms"]
     names = alarm_names(d["endpoint_name"])
-    routing: dict[str, Any] = {
-        "Type": From(rollout["strategy"], "deployment.strategy"),
-        "WaitIntervalInSeconds": From(rollout["wait_interval_seconds"], "deployment.wait_interval_seconds"),
-    }
-    if rollout["strategy"] == "CANARY":
-        routing["CanarySize"] = {"Type": "CAPACITY_PERCENT", "Value": From(rollout["canary_size_percent"], "deployment.canary_size_percent")}
-    if rollout["strategy"] == "LINEAR":
-        routing["LinearStepSize"] = {"Type": "CAPACITY_PERCENT", "Value": From(rollout["linear_step_percent"], "deployment.linear_step_percent")}
-    deployment: dict[str, Any] = {
-        "BlueGreenUpdatePolicy": {
-            "TrafficRoutingConfiguration": routing,
-            "TerminationWaitInSeconds": From(rollout["termination_wait_seconds"], "deployment.termination_wait_seconds"),
-            "MaximumExecutionTimeoutInSeconds": From(rollout["maximum_execution_timeout_seconds"], "deployment.maximum_execution_timeout_seconds"),
-        }
-    }
+    deployment: dict[str, Any] = _rolling_update(rollout) if rollout["strategy"] == "ROLLING" else _blue_green_update(rollout)
     if rollout["auto_rollback"]:
         deployment["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": From(n, "endpoint_name")} for n in names.all()]}
     requests.append(Request("sagemaker", "CreateEndpoint", {"EndpointName": endpoint, "EndpointConfigName": config_name, "DeploymentConfig": deployment, "Tags": tags}))
@@ -307,6 +293,40 @@ def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws")
     )
     requests.append(Request("cloudwatch", "PutDashboard", {"DashboardName": From(dashboard_name(d["endpoint_name"]), "endpoint_name"), "DashboardBody": '{"widgets": []}'}))
     return requests
+
+
+def _blue_green_update(rollout: dict) -> dict:
+    routing: dict[str, Any] = {
+        "Type": From(rollout["strategy"], "deployment.strategy"),
+        "WaitIntervalInSeconds": From(rollout["wait_interval_seconds"], "deployment.wait_interval_seconds"),
+    }
+    if rollout["strategy"] == "CANARY":
+        routing["CanarySize"] = {"Type": "CAPACITY_PERCENT", "Value": From(rollout["canary_size_percent"], "deployment.canary_size_percent")}
+    if rollout["strategy"] == "LINEAR":
+        routing["LinearStepSize"] = {"Type": "CAPACITY_PERCENT", "Value": From(rollout["linear_step_percent"], "deployment.linear_step_percent")}
+    return {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": routing,
+            "TerminationWaitInSeconds": From(rollout["termination_wait_seconds"], "deployment.termination_wait_seconds"),
+            "MaximumExecutionTimeoutInSeconds": From(rollout["maximum_execution_timeout_seconds"], "deployment.maximum_execution_timeout_seconds"),
+        }
+    }
+
+
+def _rolling_update(rollout: dict) -> dict:
+    """DeploymentConfig.RollingUpdatePolicy as bundle/deploy/rollout.py builds it."""
+    r = rollout["rolling"]
+    policy: dict[str, Any] = {
+        "MaximumBatchSize": {"Type": From(r["batch_type"], "deployment.rolling.batch_type"), "Value": From(r["batch_size"], "deployment.rolling.batch_size")},
+        "WaitIntervalInSeconds": From(rollout["wait_interval_seconds"], "deployment.wait_interval_seconds"),
+        "MaximumExecutionTimeoutInSeconds": From(rollout["maximum_execution_timeout_seconds"], "deployment.maximum_execution_timeout_seconds"),
+    }
+    if r["rollback_batch_size"]:
+        policy["RollbackMaximumBatchSize"] = {
+            "Type": From(r["rollback_batch_type"], "deployment.rolling.rollback_batch_type"),
+            "Value": From(r["rollback_batch_size"], "deployment.rolling.rollback_batch_size"),
+        }
+    return {"RollingUpdatePolicy": policy}
 
 
 def _sized_variant(v: dict, where: str, model_name: From) -> dict:

@@ -5,6 +5,7 @@ Only a value the user set explicitly can conflict, and the rules then name both 
 - multi_model.enabled: enable_network_isolation defaults to false (the image downloads the handlers from S3 when a
   multi-model container starts, which isolation forbids);
 - shadow.enabled: data_capture.enabled defaults to true (a shadow test compares both variants' captured predictions);
+- deployment.strategy ROLLING: deployment.rolling takes its defaults (half the fleet per batch, a rollback all at once);
 - a serverless endpoint has no network isolation and no data capture: saying so (`enable_network_isolation: false`,
   `data_capture: {"enabled": false}`) is no conflict, and the key is dropped as if it were left out.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import copy
 
+from bundle.params.model import ROLLING
 from bundle.params.schema import REALTIME, SERVERLESS
 
 
@@ -30,6 +32,9 @@ def follow_features(raw: dict, default_mode: str) -> dict:
         capture = document.setdefault("data_capture", {})
         if isinstance(capture, dict):
             capture.setdefault("enabled", True)
+    rollout = document.get("deployment")
+    if isinstance(rollout, dict) and rollout.get("strategy") == ROLLING:
+        rollout.setdefault("rolling", {})
     if mode == SERVERLESS:
         if document.get("enable_network_isolation") is False:
             del document["enable_network_isolation"]

@@ -1,6 +1,7 @@
 """The typed parameters: what the rest of the bundle reads once params are valid, and the error that lists their problems."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -60,28 +61,67 @@ class BatchTransform:
         return self.enabled and not (self.input_s3_uri and self.output_s3_uri)
 
 
+ROLLING = "ROLLING"  # the one strategy that is no blue/green traffic shift
+CAPACITY_PERCENT = "CAPACITY_PERCENT"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """AWS's CapacitySize: a number of instances (INSTANCE_COUNT) or a share of the variant's (CAPACITY_PERCENT)."""
+
+    type: str
+    value: int
+
+    def instances(self, fleet: int) -> float:
+        """How many of `fleet` instances the batch is (a share may be a fraction of one)."""
+        return self.value * fleet / 100 if self.type == CAPACITY_PERCENT else float(self.value)
+
+
+@dataclass(frozen=True)
+class Rolling:
+    """A rolling update (AWS's RollingUpdatePolicy): `batch` instances replaced per step; a rollback brings back
+    `rollback_batch` at a time, or the whole old fleet at once (None, AWS's default)."""
+
+    batch: Batch
+    rollback_batch: Batch | None
+    fleet: int  # the variant's instances (initial_instance_count), which the batches are counted against
+
+    def steps(self) -> int:
+        """Batches one update takes, one baking period each: a share that is a fraction of an instance counts as fewer
+        instances (more steps), so the rollout's waiting is never underestimated."""
+        return -(-self.fleet // max(1, math.floor(self.batch.instances(self.fleet))))
+
+
 @dataclass(frozen=True)
 class Deployment:
-    strategy: str  # ALL_AT_ONCE | CANARY | LINEAR
+    strategy: str  # ALL_AT_ONCE | CANARY | LINEAR (blue/green) | ROLLING
     canary_size_percent: int
     linear_step_percent: int
     wait_interval_seconds: int
     termination_wait_seconds: int
     maximum_execution_timeout_seconds: int
     auto_rollback: bool
+    rolling: Rolling | None = None  # ROLLING only
+
+    @property
+    def is_rolling(self) -> bool:
+        return self.strategy == ROLLING
 
     @property
     def baking_periods(self) -> int:
-        """How many times SageMaker waits wait_interval_seconds in one rollout: one per traffic shift."""
+        """How many times SageMaker waits wait_interval_seconds in one rollout: one per traffic shift, or per batch."""
         if self.strategy == "CANARY":
             return 2
         if self.strategy == "LINEAR":
             return -(-100 // self.linear_step_percent)  # ceil: the last step may be smaller
+        if self.rolling is not None:
+            return self.rolling.steps()
         return 1
 
     @property
     def total_wait_seconds(self) -> int:
-        return self.baking_periods * self.wait_interval_seconds + self.termination_wait_seconds
+        """Every baking period, and the blue fleet's termination wait (a rolling update terminates as it goes)."""
+        return self.baking_periods * self.wait_interval_seconds + (0 if self.is_rolling else self.termination_wait_seconds)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 
-from bundle.params import instance_types, variant_rules
+from bundle.params import instance_types, rolling_rules, variant_rules
 from bundle.params.composition import follow_features
 from bundle.params.model import (
     API_OFF,
@@ -27,6 +27,7 @@ from bundle.params.model import (
     MultiModel,
     Params,
     Problem,
+    ROLLING,
     Serverless,
     SHADOW,
     Variant,
@@ -106,6 +107,7 @@ def cross_field_problems(document: dict) -> list[Problem]:
     """The rules JSON Schema cannot state: comparisons between fields."""
     problems: list[Problem] = []
     problems += _rollout_problems(document)
+    problems += rolling_rules.rolling_problems(document)
     problems += _multi_model_problems(document)
     problems += variant_rules.variant_problems(document) + variant_rules.shadow_problems(document)
     serverless = document.get("serverless", {})
@@ -222,16 +224,23 @@ def _rollout_problems(document: dict) -> list[Problem]:
             )
         )
     keys = ("wait_interval_seconds", "termination_wait_seconds", "maximum_execution_timeout_seconds", "canary_size_percent", "linear_step_percent")
-    if strategy in ("ALL_AT_ONCE", "CANARY", "LINEAR") and _ints(*(rollout.get(k) for k in keys)):
-        settings = Deployment(strategy=strategy, auto_rollback=bool(rollout.get("auto_rollback")), **{k: rollout[k] for k in keys})
+    rolling = rolling_rules.rolling_of(rollout.get("rolling"), count) if strategy == ROLLING else None
+    known = strategy in ("ALL_AT_ONCE", "CANARY", "LINEAR") or (rolling is not None and rolling.fleet >= 2)
+    if known and _ints(*(rollout.get(k) for k in keys)):
+        settings = Deployment(strategy=strategy, auto_rollback=bool(rollout.get("auto_rollback")), rolling=rolling, **{k: rollout[k] for k in keys})
         timeout = settings.maximum_execution_timeout_seconds
         if timeout <= settings.total_wait_seconds:
+            waits = (
+                f"(one per batch of {rolling_rules.describe(rolling.batch)} of {rolling.fleet} instances)"
+                if rolling is not None
+                else f"plus a termination wait of {settings.termination_wait_seconds} s"
+            )
             problems.append(
                 Problem(
                     "deployment.maximum_execution_timeout_seconds",
                     f"maximum_execution_timeout_seconds {timeout} must exceed the rollout's waiting: {settings.baking_periods} "
-                    f"baking period(s) of {settings.wait_interval_seconds} s plus a termination wait of "
-                    f"{settings.termination_wait_seconds} s = {settings.total_wait_seconds} s, and leave time to provision the new fleet",
+                    f"baking period(s) of {settings.wait_interval_seconds} s {waits} = {settings.total_wait_seconds} s, and "
+                    "leave time to provision the new fleet",
                 )
             )
         period, periods = alarms.get("period_seconds"), alarms.get("evaluation_periods")
@@ -298,7 +307,7 @@ def validate(raw: Any, source: str = "params") -> Params:
         variants=_variants(d, off),
         async_inference=AsyncInference(**d["async_inference"]) if d["deployment_mode"] == ASYNC else None,
         batch_transform=BatchTransform(**d["batch_transform"]),
-        deployment=Deployment(**d["deployment"]),
+        deployment=_deployment(d),
         alarms=Alarms(**d["alarms"]),
         data_capture=DataCapture(**d.get("data_capture", off["data_capture"])),
         enable_network_isolation=d.get("enable_network_isolation", False),
@@ -333,6 +342,14 @@ def _variants(d: dict, off: dict) -> tuple[Variant, ...]:
     if shadow.get("enabled"):
         extra.append(Variant(shadow["name"], shadow["model"], float(shadow["weight"]), shadow["instance_type"], shadow["initial_instance_count"], role=SHADOW))
     return (primary, *extra)
+
+
+def _deployment(d: dict) -> Deployment:
+    """The rollout settings; a rolling update's batches are counted against the primary's instances."""
+    settings = dict(d["deployment"])
+    block = settings.pop("rolling", None)
+    rolling = rolling_rules.rolling_of(block, d.get("initial_instance_count")) if settings["strategy"] == ROLLING else None
+    return Deployment(**settings, rolling=rolling)
 
 
 def _api(document: dict | None) -> Api:

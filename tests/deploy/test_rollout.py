@@ -25,6 +25,10 @@ CASES = {
     "realtime-linear": {**TWO_INSTANCES, "deployment": {"strategy": "LINEAR", "linear_step_percent": 50}},
     "serverless": {"deployment_mode": "serverless", "serverless": {"memory_size_mb": 3072, "max_concurrency": 8, "provisioned_concurrency": 2}},
     "no-auto-rollback": {"deployment": {"auto_rollback": False}},
+    "realtime-rolling": {
+        **TWO_INSTANCES,
+        "deployment": {"strategy": "ROLLING", "wait_interval_seconds": 300, "rolling": {"batch_type": "INSTANCE_COUNT", "batch_size": 1, "rollback_batch_size": 50}},
+    },
 }
 
 
@@ -82,6 +86,31 @@ def test_blue_green_policy_per_strategy(runs, case, routing):
     assert out["canary_size_percent"] == routing.get("canarySize", {}).get("value")
     assert out["linear_step_percent"] == routing.get("linearStepSize", {}).get("value")
     assert "rollingUpdatePolicy" not in runs[case].one(ENDPOINT).inputs["deploymentConfig"]
+
+
+def test_rolling_policy_batches_the_fleet_and_rolls_back_on_the_same_alarms(runs):
+    config = runs["realtime-rolling"].one(ENDPOINT).inputs["deploymentConfig"]
+    assert "blueGreenUpdatePolicy" not in config
+    assert config["rollingUpdatePolicy"] == {
+        "maximumBatchSize": {"type": "INSTANCE_COUNT", "value": 1},
+        "waitIntervalInSeconds": 300,
+        "maximumExecutionTimeoutInSeconds": 3600,
+        "rollbackMaximumBatchSize": {"type": "CAPACITY_PERCENT", "value": 50},
+    }
+    alarms = [a["alarmName"] for a in config["autoRollbackConfiguration"]["alarms"]]
+    assert alarms == ["iris-endpoint-invocation-5xx", "iris-endpoint-model-latency"]
+    out = runs["realtime-rolling"].outputs["deployment"]
+    assert (out["strategy"], out["termination_wait_seconds"], out["rollback_alarms"]) == ("ROLLING", None, alarms)
+    assert out["rolling"] == {
+        "batch_type": "INSTANCE_COUNT", "batch_size": 1, "rollback_batch_type": "CAPACITY_PERCENT", "rollback_batch_size": 50, "instances": 2, "batches": 2,
+    }  # fmt: skip
+    assert "rolling" not in runs["realtime-all-at-once"].outputs["deployment"]
+
+
+def test_a_rolling_rollback_left_at_its_default_sends_no_rollback_batch():
+    run = evaluate(validate({**TWO_INSTANCES, "deployment": {"strategy": "ROLLING"}}))
+    policy = run.one(ENDPOINT).inputs["deploymentConfig"]["rollingUpdatePolicy"]
+    assert policy["maximumBatchSize"] == {"type": "CAPACITY_PERCENT", "value": 50} and "rollbackMaximumBatchSize" not in policy
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -40,6 +40,11 @@ SCENARIOS = {
         "alarms": {"email": "ops@example.com"},
     },
     "serverless": {"deployment_mode": "serverless", "serverless": {"memory_size_mb": 3072, "provisioned_concurrency": 2}},
+    "rolling": {
+        "initial_instance_count": 2,
+        "autoscaling": {"min_capacity": 2},
+        "deployment": {"strategy": "ROLLING", "wait_interval_seconds": 300, "rolling": {"batch_type": "INSTANCE_COUNT", "batch_size": 1}},
+    },
     "ab-variants": {
         "variant_weight": 3,
         "data_capture": {"enabled": True, "sampling_percentage": 100},
@@ -154,6 +159,17 @@ def test_guardrails_capture_notifications_and_serverless_sections():
     assert "| Serverless | 3072 MB of memory" in serverless and "2 provisioned" in serverless
     assert "Instance type" not in serverless and "describe-scalable-targets" not in serverless
     assert "ServerlessConcurrentExecutionsUtilization" in serverless and "CPUUtilization" not in serverless
+
+
+def test_the_rolling_sections_say_batches_not_blue_green():
+    _, outputs, rolling = RENDERED["rolling"]
+    _, _, default = RENDERED["poc-autoscaling"]
+    rollouts = rolling[rolling.index("## Rollouts and rollback") : rolling.index("## Scaling")]
+    assert "**rolling** deployment: the fleet of 2 instances is replaced a batch at a time,\n1 instance(s) per batch (2 batches)" in rollouts
+    assert "blue/green" not in rollouts and "waits 300 s" in rollouts and outputs["alarms"]["invocation_5xx"] in rollouts
+    assert "brings the old instances back\nall at once" in rollouts and "(600 s of\n   waiting in all)" in rollouts
+    assert "| Updates | rolling, 1 instance(s) per batch of the 2 instances" in rolling and "during a rolling update" in rolling
+    assert "rolling" not in default[default.index("## Rollouts and rollback") : default.index("## Scaling")].replace("Rolling back", "")
 
 
 def test_the_multi_model_section_names_every_model_and_the_single_model_one_is_gone():

@@ -29,6 +29,13 @@ COMBINATIONS = {
         "alarms": {"email": "ops@example.com"},
         "data_capture": {"enabled": True},
     },
+    "rolling-instance-batches-async": {
+        "deployment_mode": "async",
+        "initial_instance_count": 3,
+        "autoscaling": {"min_capacity": 2},
+        "deployment": {"strategy": "ROLLING", "rolling": {"batch_type": "INSTANCE_COUNT", "batch_size": 1, "rollback_batch_type": "INSTANCE_COUNT", "rollback_batch_size": 1}},
+    },
+    "rolling-no-rollback-fixed-fleet": {"initial_instance_count": 2, "autoscaling": {"enabled": False}, "deployment": {"strategy": "ROLLING", "auto_rollback": False}},
     "rollback-off-fixed-fleet": {"deployment": {"auto_rollback": False}, "autoscaling": {"enabled": False}},
     "custom-model-no-bucket": {**CUSTOM, "autoscaling": {"enabled": False}, "enable_network_isolation": False},
     "custom-model-capture-into-bundle-bucket": {**CUSTOM, "data_capture": {"enabled": True}},

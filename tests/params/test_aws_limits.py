@@ -39,6 +39,7 @@ SCENARIOS = {
         "tags": {**{f"key-{i}": "v" * 256 for i in range(6)}, "équipe": "données: ML/δ=1 @x", "k" * 128: ""},
     },
     "no-autoscaling-no-rollback": {"autoscaling": {"enabled": False}, "deployment": {"auto_rollback": False}},
+    "rolling-instance-batches": {**TWO, "deployment": {"strategy": "ROLLING", "rolling": {"batch_type": "INSTANCE_COUNT", "batch_size": 1, "rollback_batch_size": 100}}},
 }
 
 

@@ -93,7 +93,7 @@ SERVERLESS = {"deployment_mode": "serverless"}
         ({"deployment_mode": "batch"}, "deployment_mode", 'must be one of ["realtime", "serverless", "async"]'),
         # guardrails
         ({"deployment": {"strategy": "CANARY"}}, "deployment.strategy", "needs at least 2 instances (initial_instance_count is 1)"),
-        ({"deployment": {"strategy": "ROLLING"}}, "deployment.strategy", 'must be one of ["ALL_AT_ONCE", "CANARY", "LINEAR"]'),
+        ({"deployment": {"strategy": "BLUE_GREEN"}}, "deployment.strategy", 'must be one of ["ALL_AT_ONCE", "CANARY", "LINEAR", "ROLLING"]'),
         ({"deployment": {"canary_size_percent": 60}}, "deployment.canary_size_percent", "greater than the maximum of 50"),
         ({"deployment": {"linear_step_percent": 5}}, "deployment.linear_step_percent", "less than the minimum of 10"),
         ({"deployment": {"maximum_execution_timeout_seconds": 599}}, "deployment.maximum_execution_timeout_seconds", "less than the minimum of 600"),
