@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -55,6 +56,8 @@ class EmulatedDeployment:
         self._local: LocalEndpoint | None = None
         self._flusher = None  # A/B and shadow: writes what the local front records into moto
         self._scratch = None
+        self._clients: dict[str, object] = {}
+        self._clients_lock = threading.Lock()
 
     @property
     def moto_url(self) -> str:
@@ -109,11 +112,16 @@ class EmulatedDeployment:
             self._local.stop()
         if self._moto is not None:
             self._moto.stop()
+        self._clients.clear()  # they name this moto's port
         if self._scratch is not None:
             self._scratch.cleanup()
 
     def client(self, service: str):
-        return aws.client(service, self.region, endpoint_url=self.moto_url, max_attempts=1)
+        """One client per service for this deployment's moto (a client is thread-safe; making one costs 0.1 s)."""
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = aws.client(service, self.region, endpoint_url=self.moto_url, max_attempts=1)
+            return self._clients[service]
 
     def requests(self) -> list[ApiRequest]:
         """The stack's create calls, from its plan."""
