@@ -4,10 +4,7 @@ multi-model server; `AsyncPredictor` uploads to the session's default bucket and
 S3, STS and SageMaker are one moto server; the runtime calls go to the fronts."""
 from __future__ import annotations
 
-import logging
-
 import pytest
-from moto.server import ThreadedMotoServer
 
 from bundle.artifact.build import recipe_artifact, sourcedir_tarball
 from bundle.artifact.recipes import target_model_name
@@ -18,6 +15,7 @@ from bundle.ops import aws
 from bundle.ops.examples import expected_classes
 from bundle.params.schema import load_schema
 from client_run import client_answers
+from conftest import moto_server
 
 REGION = "us-east-1"
 BUCKET = "models-bucket"
@@ -28,14 +26,9 @@ ASYNC_FAILURE = f"s3://{BUCKET}/async-inference/failures"
 
 @pytest.fixture(scope="module")
 def moto_url():
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    aws.client("s3", REGION, endpoint_url=url).create_bucket(Bucket=BUCKET)
-    yield url
-    server.stop()
+    with moto_server() as url:
+        aws.client("s3", REGION, endpoint_url=url).create_bucket(Bucket=BUCKET)
+        yield url
 
 
 @pytest.fixture(scope="module")
