@@ -1,10 +1,8 @@
 """Shared fixtures: one artifact per session, its handlers loaded as the container would, a live endpoint."""
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
-import logging
 from urllib.parse import urlparse
 from pathlib import Path
 
@@ -15,22 +13,6 @@ from bundle.local.endpoint import LocalEndpoint
 from bundle.local.inprocess import LoadedModel, invoke, load_artifact
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@contextlib.contextmanager
-def moto_server():
-    """A moto server on a free port (its URL), stopped on exit."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
 pytest_plugins = ("process_table",)  # the run fails listing any server it left running
 
 

@@ -9,13 +9,13 @@ import pytest
 from bundle.artifact.build import recipe_artifact, sourcedir_tarball
 from bundle.artifact.recipes import target_model_name
 from bundle.local.async_front import AsyncConfig
+from bundle.local.emulator import moto_server
 from bundle.local.endpoint import LocalEndpoint, MultiModelSource
 from bundle.local.multi_model import ModelStore, java_problem
 from bundle.ops import aws
 from bundle.ops.examples import expected_classes
 from bundle.params.schema import load_schema
 from client_run import client_answers
-from conftest import moto_server
 
 REGION = "us-east-1"
 BUCKET = "models-bucket"

@@ -11,10 +11,11 @@ import botocore.exceptions
 import pytest
 
 from bundle.local.async_front import AsyncConfig
+from bundle.local.emulator import moto_server
 from bundle.local.endpoint import LocalEndpoint
 from bundle.ops import aws
 from bundle.ops.invoke_async import invoke_async
-from conftest import REPO, moto_server
+from conftest import REPO
 
 BUCKET = "async-bucket"
 PREFIXES = {"input": f"s3://{BUCKET}/async-inference/input", "output": f"s3://{BUCKET}/async-inference/output", "failure": f"s3://{BUCKET}/async-inference/failures"}
