@@ -12,6 +12,16 @@ MODEL_ENVIRONMENT = {
     "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
     "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
 }
+# The inference pipeline's first container (preprocessing.enabled): its handlers, and the CSV it answers the model with
+# (the image's default Accept, as AWS's own scikit-learn preprocessing examples set it).
+PREPROCESSING_ENVIRONMENT = {
+    "SAGEMAKER_PROGRAM": "preprocessing.py",
+    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+    "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+    "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv",
+}
+# The pipeline's containers in the order they run (their ContainerHostname): a bad request's error names its stage.
+PIPELINE_STAGES = ("preprocessing", "model")
 SAGEMAKER_TRUST_POLICY = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}],

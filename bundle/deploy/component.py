@@ -7,6 +7,7 @@ module that takes the narrow settings it needs:
   fleet.py          the variants, one list (the primary first): a Model per distinct model, the configuration's entries
   storage.py        the bundle's bucket, hardened and kept (it may hold captured data)
   model.py          a model's data (an uploaded recipe, the user's archive, a multi-model prefix) and the SageMaker Model
+  pipeline.py       an inference pipeline: the preprocessing code, and its container before the model's
   capture.py        where captured requests land, and with which key
   async_inference.py  async requests and results: their S3 prefixes, notification topics, the role's grants for them
   batch_transform.py  where transform jobs (run as the Model's role) may read and write
@@ -30,7 +31,7 @@ import pulumi
 import pulumi_aws as aws
 
 from bundle.artifact.image import REPOSITORY, serving_image
-from bundle.deploy import api, batch_transform, capture, endpoint, fleet, iam, model, modes, observability, scaling, storage
+from bundle.deploy import api, batch_transform, capture, endpoint, fleet, iam, model, modes, observability, pipeline, scaling, storage
 from bundle.deploy.hook_identity import ProviderSettings
 from bundle.deploy.metrics import Watched
 from bundle.deploy.model import ModelArtifact, MultiModelPackage
@@ -47,6 +48,7 @@ class EndpointArgs:
     # Every recipe's packaged artifact a variant serves, by recipe name (none for the user's archives).
     recipe_artifacts: dict[str, ModelArtifact] = field(default_factory=dict)
     multi_model: MultiModelPackage | None = None  # a multi-model endpoint's models and handlers
+    preprocessing: pipeline.PreprocessingCode | None = None  # the inference pipeline's first stage (preprocessing.enabled)
     # Whom the update hook acts as: the provider's credential settings (the stack's aws:* config, or the catalog
     # connection's role). The default follows the ambient credentials.
     identity: ProviderSettings = ProviderSettings()
@@ -80,6 +82,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     model_data: dict[str, model.ModelData]  # each distinct model's data, the primary's first
     capture: capture.Capture
     batch_locations: batch_transform.BatchLocations | None  # batch_transform.enabled
+    pipeline: pipeline.Pipeline | None  # preprocessing.enabled: the preprocessing code, before the model
     execution: iam.ExecutionRole
     models: dict[str, aws.sagemaker.Model]  # one per distinct model, the primary's first
     config: aws.sagemaker.EndpointConfiguration
@@ -103,14 +106,16 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         self.capture = capture.plan_capture(p.endpoint_name, p.data_capture, p.kms_key_arn, self.bucket_name)
         self.mode.provision(self.bucket_name, tags, self)
         self.batch_locations = batch_transform.locations(p.batch_transform, self.bucket_name) if p.batch_transform.enabled else None
+        self.pipeline = pipeline.upload(self.bucket, args.preprocessing, env.partition, tags, self)
 
         # Who the endpoint runs as, and what it serves: one Model per distinct model, every variant in the configuration.
         self.execution = iam.create_execution_role(
-            iam.RoleGrants(p.endpoint_name, p.kms_key_arn, self.capture.settings.key, p.vpc), fleet.readable(self.model_data), self.capture.prefix,
+            iam.RoleGrants(p.endpoint_name, p.kms_key_arn, self.capture.settings.key, p.vpc), pipeline.readable(fleet.readable(self.model_data), self.pipeline), self.capture.prefix,
             env, tags, self, asynchronous=self.mode.role_grants(), batch=pulumi.Output.from_input(vars(self.batch_locations)) if self.batch_locations else None,
         )  # fmt: skip
         hosting = model.ModelSettings(
-            p.endpoint_name, p.enable_network_isolation, p.vpc, tuple(self.mode.model_environment().items()), p.multi_model.cache if p.is_multi_model else None
+            p.endpoint_name, p.enable_network_isolation, p.vpc, tuple(self.mode.model_environment().items()), p.multi_model.cache if p.is_multi_model else None,
+            pipeline=self.pipeline,
         )
         self.models = fleet.models(p, hosting, self.model_data, self.execution.role.arn, self.image_uri, tags, self, [self.execution.policy], env.region)
         # Captured data and async results land only in a hardened bucket.

@@ -17,6 +17,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from bundle.deploy import pipeline
 from bundle.deploy.storage import STABLE_PREFIX, BundleBucket
 from bundle.names import MODEL_ENVIRONMENT, logical_name, split_s3_uri
 from bundle.params.model import Vpc
@@ -172,6 +173,7 @@ class ModelSettings:
     vpc: Vpc
     extra_environment: tuple[tuple[str, str], ...] = ()  # async: the model server's timeout
     multi_model_cache: str | None = None  # None: a single model; else the multi-model endpoint's ModelCacheSetting
+    pipeline: pipeline.Pipeline | None = None  # a preprocessing container before the model's (preprocessing.enabled)
 
 
 def multi_model_environment(code_url: pulumi.Output[str], region: pulumi.Output[str]) -> dict:
@@ -210,10 +212,11 @@ def create_model(
         container = aws.sagemaker.ModelPrimaryContainerArgs(
             image=image_uri, model_data_url=data.url, environment={**MODEL_ENVIRONMENT, **dict(settings.extra_environment)}
         )
+    served = pipeline.containers(settings.pipeline, image_uri, container, dict(settings.extra_environment))
     return aws.sagemaker.Model(
         logical_name(settings.endpoint_name, suffix),
         execution_role_arn=role_arn,
-        primary_container=container,
+        **served,
         enable_network_isolation=settings.network_isolation,
         vpc_config=aws.sagemaker.ModelVpcConfigArgs(subnets=list(vpc.subnet_ids), security_group_ids=list(vpc.security_group_ids)) if vpc.enabled else None,
         tags=tags,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from bundle.catalog.endpoint_artifact import endpoint_artifact
-from bundle.deploy import fleet
+from bundle.deploy import fleet, pipeline
 from bundle.deploy.component import SageMakerEndpoint
 from bundle.deploy.model import ModelArtifact
 from bundle.deploy.redact import alarm_email_output, public_params
@@ -53,6 +53,8 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
         # Where `python -m bundle batch` reads and writes by default (batch_transform.enabled only).
         **({"batch_transform": {"input_location": endpoint.batch_locations.input, "output_location": endpoint.batch_locations.output}} if endpoint.batch_locations else {}),
     }
+    if endpoint.pipeline is not None:  # the inference pipeline (bundle/deploy/pipeline.py): only when preprocessing.enabled
+        outputs["preprocessing"] = pipeline.output(endpoint.pipeline)
     if front:  # the REST front (bundle/deploy/api.py): only when api.enabled
         outputs["api"] = front
     if params.has_several_variants:  # A/B variants and the shadow

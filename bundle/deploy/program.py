@@ -22,6 +22,7 @@ from bundle.deploy.component import EndpointArgs, SageMakerEndpoint
 from bundle.deploy.hook_identity import ProviderSettings
 from bundle.deploy.model import HostedArchive, ModelArtifact, MultiModelPackage
 from bundle.deploy.outputs import stack_outputs
+from bundle.deploy.pipeline import PreprocessingCode
 from bundle.params.model import Params
 
 
@@ -38,6 +39,14 @@ def multi_model_package(params: Params) -> MultiModelPackage:
     return MultiModelPackage(archives, params.multi_model.archives, path, sha, params.multi_model.cache)
 
 
+def preprocessing_code(params: Params) -> PreprocessingCode:
+    """The inference pipeline's preprocessing stage, packaged (or from the cache) with the params' default unit."""
+    from bundle.artifact.preprocessing import preprocessing_artifact
+
+    built = preprocessing_artifact(params.preprocessing.unit)
+    return PreprocessingCode(str(built.path), built.sha256, built.key, built.unit)
+
+
 def define_stack(params: Params, connections: Connections | None = None) -> dict[str, Any]:
     """With an aws_authentication connection, the component's provider and every boto3 client of this
     process (the update hook) assume its role."""
@@ -50,11 +59,12 @@ def define_stack(params: Params, connections: Connections | None = None) -> dict
         recipes[name] = ModelArtifact(path=built.path, sha256=built.sha256)
     artifact = recipes[params.primary_model] if params.builds_poc_model else None
     package = multi_model_package(params) if params.is_multi_model else None
+    preprocessing = preprocessing_code(params) if params.preprocessing.enabled else None
     # The update hook acts as the provider does: the stack's aws:* credential settings, or the connection's role.
     identity = ProviderSettings.from_config(pulumi.Config("aws").get).with_role(role)
     endpoint = SageMakerEndpoint(
         params.endpoint_name,
-        EndpointArgs(params=params, recipe_artifacts=recipes, multi_model=package, identity=identity),
+        EndpointArgs(params=params, recipe_artifacts=recipes, multi_model=package, preprocessing=preprocessing, identity=identity),
         opts=opts,
     )
     outputs = stack_outputs(params, endpoint, artifact)

@@ -12,13 +12,11 @@ import itertools
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import urllib3
 
+from bundle.local.relay import RelayServer
 from bundle.local.worker import ImageWorker
-
-FORWARDED = ("content-type", "accept", "contenttype")
 
 
 @dataclass(eq=False)
@@ -36,56 +34,19 @@ class Instance:
         return sum(n for status, n in self.answered.items() if status >= 500)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: "Balancer"
-
-    def log_message(self, format, *args):
-        pass
-
-    def do_GET(self):
-        self._relay("GET", b"")
-
-    def do_POST(self):
-        length = int(self.headers.get("Content-Length", "0") or 0)
-        self._relay("POST", self.rfile.read(length) if length else b"")
-
-    def _relay(self, method: str, body: bytes) -> None:
-        headers = {k: v for k, v in self.headers.items() if k.lower() in FORWARDED}
-        status, data, content_type = self.server.forward(method, self.path, body, headers)
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-class Balancer(ThreadingHTTPServer):
+class Balancer(RelayServer):
     """The container protocol (GET /ping, POST /invocations) on a loopback port, spread over the instances in service."""
 
-    daemon_threads = True
-
     def __init__(self, timeout: float = 65.0):
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__()
         self._timeout = timeout
         self._lock = threading.Condition()
         self._in_service: list[Instance] = []
         self._turn = itertools.count()
         self._pools: dict[int, urllib3.HTTPConnectionPool] = {}
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "Balancer":
-        self._thread.start()
-        return self
 
     def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
+        super().stop()
         for pool in self._pools.values():
             pool.close()
 

@@ -109,7 +109,7 @@ class EmulatedDeployment:
         self._local = LocalEndpoint(
             None if self.multi_model else self.artifact, port=0, endpoint_name=self.endpoint_name,
             async_config=AsyncConfig.from_outputs(self.outputs), region=self.region, s3_endpoint_url=self.moto_url,
-            rest_settings=rest, multi_model=self._multi_model_source(), **self._variant_serving(),
+            rest_settings=rest, multi_model=self._multi_model_source(), preprocessing=self._preprocessing_archive(), **self._variant_serving(),
         ).start()  # fmt: skip
         try:
             self._create_resources()
@@ -165,6 +165,18 @@ class EmulatedDeployment:
         from bundle.local.multi_model import ModelStore
 
         return MultiModelSource(ModelStore.s3(self.client("s3"), self.multi_model["prefix"]), sourcedir_tarball())
+
+    def _preprocessing_archive(self) -> Path | None:
+        """An inference pipeline's first container: the archive the plan uploads to its ModelDataUrl (the Model's
+        first container), served by its own image worker before the model's."""
+        pipeline = self.outputs.get("preprocessing")
+        if not pipeline:
+            return None
+        key = split_s3_uri(pipeline["code_url"])[1]
+        planned = [r for r in self.plan.of_type("aws:s3/bucketObjectv2:BucketObjectv2") if r.inputs.get("key") == key]
+        if len(planned) != 1:
+            raise BundleError(f"the plan uploads no object under {key}, the preprocessing container's ModelDataUrl")
+        return Path(planned[0].inputs["source"].path)
 
     def _what_the_user_brings(self, s3) -> None:
         """Buckets and objects the stack refers to but does not own: a custom model's archive, an outside capture bucket."""

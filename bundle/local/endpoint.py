@@ -110,6 +110,7 @@ class LocalEndpoint:
         rest_settings: rest.RestSettings | None = None,  # also serve the REST front's contract (POST /v1/invocations)
         max_concurrency: int | None = None,  # throttle (429) invocations beyond this many at once
         multi_model: "MultiModelSource | None" = None,
+        preprocessing: Path | None = None,  # preprocessing.tar.gz: an inference pipeline, its stage before the model's worker
     ):
         if endpoint_name is None:
             endpoint_name = default_endpoint_name()
@@ -119,7 +120,11 @@ class LocalEndpoint:
             warnings.warn(f"the local endpoint listens on {host}, not a loopback address: anyone who reaches it can call the model", stacklevel=2)
         self._scratch = tempfile.TemporaryDirectory(prefix="bundle-endpoint-")
         log = (lambda line: print(line, file=sys.stderr)) if access_log else None
+        if preprocessing is not None and (multi_model is not None or variants or shadow):
+            raise BundleError("an inference pipeline is served before one model: give preprocessing without multi-model, variants or a shadow")
         models = None
+        self.preprocessing_worker: ImageWorker | None = None
+        self.pipeline = None
         try:
             if multi_model is not None:
                 from bundle.local.multi_model import MultiModelRouter, MultiModelServer
@@ -135,7 +140,10 @@ class LocalEndpoint:
                 unpack_artifact(Path(artifact), model_dir)
                 self.worker = ImageWorker(model_dir, workers=workers, timeout=timeout, log=log)
                 self.worker.start()
+                if preprocessing is not None:
+                    self._serve_pipeline(Path(preprocessing), workers, timeout, log)
         except BaseException:
+            self._stop_workers()
             self._scratch.cleanup()
             raise
         # One image worker per other distinct artifact (A/B, shadow); the same artifact shares the primary's.
@@ -153,13 +161,13 @@ class LocalEndpoint:
             raise
         url_of = lambda v: self.variant_workers[Path(v.artifact).resolve()].url  # noqa: E731
         router = Router(
-            [Route(variant_name, variant_weight, self.worker.url), *(Route(v.name, v.weight, url_of(v)) for v in variants)],
+            [Route(variant_name, variant_weight, self.container_url), *(Route(v.name, v.weight, url_of(v)) for v in variants)],
             Route(shadow.name, shadow.weight, url_of(shadow)) if shadow else None,
             seed=seed,
         )
         try:
             self._server = _FrontServer(
-                (host, port), self.worker.url, endpoint_name, variant_name, timeout, access_log,
+                (host, port), self.container_url, endpoint_name, variant_name, timeout, access_log,
                 router=router, recorder=recorder, rest_settings=rest_settings, max_concurrency=max_concurrency, models=models,
             )  # fmt: skip
         except OSError as e:
@@ -170,6 +178,21 @@ class LocalEndpoint:
             self._server.async_invocations = _async_invocations(self._server, async_config, region, s3_endpoint_url)
         self._thread: threading.Thread | None = None
         self.supervisor = None
+
+    def _serve_pipeline(self, archive: Path, workers: int, timeout: int, log) -> None:
+        """The preprocessing stage's own image worker, and the pipeline in front of it and the model's worker."""
+        from bundle.local.pipeline import PipelineServer
+        from bundle.names import PIPELINE_STAGES, PREPROCESSING_ENVIRONMENT
+
+        directory = Path(self._scratch.name) / "preprocessing" / "model"
+        unpack_artifact(archive, directory, require_code=False)
+        self.preprocessing_worker = ImageWorker(directory, workers=workers, timeout=timeout, log=log, model_environment=PREPROCESSING_ENVIRONMENT).start()
+        self.pipeline = PipelineServer(list(zip(PIPELINE_STAGES, (self.preprocessing_worker, self.worker))), timeout + 5).start()
+
+    @property
+    def container_url(self) -> str:
+        """What SageMaker's front calls on an instance: the inference pipeline's first container, or the model's worker."""
+        return self.pipeline.url if self.pipeline is not None else self.worker.url
 
     def supervise(self, **options):
         """Restart a server of this endpoint that dies while it serves (bundle/local/supervisor.py); the supervisor
@@ -236,7 +259,10 @@ class LocalEndpoint:
 
     def _stop_workers(self) -> None:
         """Every server process this endpoint started: the primary's worker (or the multi-model server) and the variants'."""
-        for worker in {id(w): w for w in (self.worker, *self.variant_workers.values())}.values():
+        if getattr(self, "pipeline", None) is not None:
+            self.pipeline.stop()
+        workers = (getattr(self, "worker", None), getattr(self, "preprocessing_worker", None), *getattr(self, "variant_workers", {}).values())
+        for worker in {id(w): w for w in workers if w is not None}.values():
             worker.stop()
 
     @property

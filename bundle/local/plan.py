@@ -314,7 +314,7 @@ KEY_SETTINGS = {
     "aws:iam/role:Role": ["name"],
     "aws:iam/rolePolicy:RolePolicy": [],
     "pulumi:providers:aws": ["region", "profile", "assumeRoles"],
-    "aws:sagemaker/model:Model": ["name", "primaryContainer", "enableNetworkIsolation", "vpcConfig"],
+    "aws:sagemaker/model:Model": ["name", "primaryContainer", "containers", "inferenceExecutionConfig", "enableNetworkIsolation", "vpcConfig"],
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration": ["name", "productionVariants", "shadowProductionVariants", "kmsKeyArn", "dataCaptureConfig"],
     "aws:sagemaker/endpoint:Endpoint": ["name", "endpointConfigName", "deploymentConfig"],
     "aws:cloudwatch/metricAlarm:MetricAlarm": ["name", "metricName", "dimensions", "statistic", "extendedStatistic", "threshold", "period", "evaluationPeriods", "treatMissingData"],

@@ -30,11 +30,14 @@ def cmd_serve(args) -> int:
     if args.api_key and args.api_auth == "iam":
         raise BundleError("--api-key (an API key) and --api-auth iam (signed requests) are two different checks: give one")
     rest = RestSettings("api_key", args.api_key) if args.api_key else RestSettings("iam") if args.api_auth == "iam" else None
+    params = _params(args.params)
+    preprocessing = _preprocessing_archive(params)
     endpoint = LocalEndpoint(
-        path, args.host, args.port, endpoint_name=args.endpoint_name or _params_endpoint_name(args.params), access_log=args.access_log, workers=args.workers, timeout=args.timeout,
+        path, args.host, args.port, endpoint_name=args.endpoint_name or params.endpoint_name, access_log=args.access_log, workers=args.workers, timeout=args.timeout,
         async_config=_async_config(args),
         rest_settings=rest,
         multi_model=multi_model,
+        preprocessing=preprocessing,
     )  # fmt: skip
 
     def stop(signum, frame):  # shutdown() waits for serve_forever, so call it from another thread
@@ -43,6 +46,8 @@ def cmd_serve(args) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     served = {"artifact": str(path)} if multi_model is None else {"multi_model": models}
+    if preprocessing is not None:  # the inference pipeline: the preprocessing stage's worker, then the model's
+        served["preprocessing"] = {"archive": str(preprocessing), "worker_url": endpoint.preprocessing_worker.url}
     print(json.dumps({"url": endpoint.url, "worker_url": endpoint.worker_url, "endpoint_name": endpoint.endpoint_name, **served, "status": "serving"}), flush=True)
     supervisor = endpoint.supervise(max_restarts=args.max_restarts)  # restarts a server that dies
     try:
@@ -82,11 +87,20 @@ def _replay_rolling_update(args) -> int:
     return 0 if report["failed"] == 0 and report["status"] == "completed" else 1
 
 
-def _params_endpoint_name(params_file: str | None) -> str:
-    """The endpoint name the stack of these params has (--params, else BUNDLE_PARAMS_FILE, else the defaults')."""
+def _params(params_file: str | None):
+    """The stack's params (--params, else BUNDLE_PARAMS_FILE, else the defaults): its endpoint name, its pipeline."""
     from bundle.params.sources import resolve
 
-    return resolve(params_file).endpoint_name
+    return resolve(params_file)
+
+
+def _preprocessing_archive(params) -> Path | None:
+    """With preprocessing.enabled, the preprocessing stage's archive the stack ships (built, or from the cache)."""
+    if not params.preprocessing.enabled:
+        return None
+    from bundle.artifact.preprocessing import preprocessing_artifact
+
+    return preprocessing_artifact(params.preprocessing.unit).path
 
 
 def _async_config(args):
@@ -134,7 +148,7 @@ def add_parser(commands) -> None:
     p.add_argument("--artifact", type=Path, help="model.tar.gz (default: build or reuse the bundle's)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
     p.add_argument("--port", type=port_number, default=8080, help="port (0 picks a free one; the URL is printed)")
-    p.add_argument("--params", metavar="FILE", help="the stack's params file, for its endpoint_name (default: BUNDLE_PARAMS_FILE, else the defaults)")
+    p.add_argument("--params", metavar="FILE", help="the stack's params file, for its endpoint_name and its inference pipeline (preprocessing.enabled: the preprocessing stage's worker before the model's) (default: BUNDLE_PARAMS_FILE, else the defaults)")
     p.add_argument(
         "--endpoint-name", help="the only endpoint name the runtime API answers; any other is refused as AWS refuses it (default: the params' endpoint_name)"
     )

@@ -70,6 +70,8 @@ class Supervisor:
     def for_endpoint(cls, endpoint, **options) -> "Supervisor":
         """The servers a LocalEndpoint started: its worker (or multi-model server) and the variants' workers."""
         servers = {"primary": endpoint.worker}
+        if getattr(endpoint, "preprocessing_worker", None) is not None:  # the inference pipeline's first container
+            servers["preprocessing"] = endpoint.preprocessing_worker
         for index, worker in enumerate(w for w in endpoint.variant_workers.values() if w is not endpoint.worker):
             servers[f"variant-{index + 1}"] = worker
         models = getattr(endpoint._server, "models", None)

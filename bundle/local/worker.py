@@ -25,10 +25,11 @@ MODEL_SERVER_TIMEOUT = 60
 WORKER_START_TIMEOUT = 90.0
 
 
-def container_environment(base_dir: Path, workers: int, timeout: int) -> dict[str, str]:
-    """The stack's Model environment, with the image's directories moved under `base_dir`."""
+def container_environment(base_dir: Path, workers: int, timeout: int, model_environment: dict[str, str] = MODEL_ENVIRONMENT) -> dict[str, str]:
+    """The stack's container environment (the model's, or the preprocessing stage's), with the image's directories moved
+    under `base_dir`."""
     model_dir = base_dir / "model"
-    environment = {key: value.replace("/opt/ml/model", str(model_dir)) for key, value in MODEL_ENVIRONMENT.items()}
+    environment = {key: value.replace("/opt/ml/model", str(model_dir)) for key, value in model_environment.items()}
     environment.update(
         SAGEMAKER_BASE_DIR=str(base_dir),  # sagemaker-containers' /opt/ml
         SAGEMAKER_MODEL_SERVER_WORKERS=str(workers),
@@ -41,7 +42,10 @@ def container_environment(base_dir: Path, workers: int, timeout: int) -> dict[st
 class ImageWorker:
     """gunicorn + gevent + sagemaker-containers' Worker in `.venv-image`, on an ephemeral loopback port."""
 
-    def __init__(self, model_dir: Path, workers: int = 1, timeout: int = MODEL_SERVER_TIMEOUT, log=None, environment: dict[str, str] | None = None):
+    def __init__(
+        self, model_dir: Path, workers: int = 1, timeout: int = MODEL_SERVER_TIMEOUT, log=None, environment: dict[str, str] | None = None,
+        model_environment: dict[str, str] = MODEL_ENVIRONMENT,  # the container's own (the stack's Model's), e.g. the preprocessing stage's
+    ):
         if not IMAGE_PYTHON.exists():
             raise BundleError(f"{IMAGE_PYTHON.parent.parent.name} is missing: run `make setup` (the serving image's libraries)")
         self.model_dir = model_dir
@@ -49,6 +53,7 @@ class ImageWorker:
         self.timeout = timeout
         self._log = log  # a callable for each log line, or None to keep only the tail
         self.environment = dict(environment or {})  # added to the container's environment (e.g. a probe on PYTHONPATH)
+        self.model_environment = dict(model_environment)
         self.lines: deque[str] = deque(maxlen=200)
         self._process: subprocess.Popen | None = None
         self.port: int | None = None
@@ -76,7 +81,7 @@ class ImageWorker:
         # (FileExistsError kills one). In the image the entry point imports it once before gunicorn forks: same here.
         (base_dir / "code").mkdir(exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-        env.update(container_environment(base_dir, self.workers, self.timeout))
+        env.update(container_environment(base_dir, self.workers, self.timeout, self.model_environment))
         env.update(self.environment)
         self._process = subprocess.Popen(
             self.command(), cwd=base_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

@@ -12,6 +12,8 @@ from typing import Any
 
 from bundle.names import (
     BUNDLE_TAG,
+    PIPELINE_STAGES,
+    PREPROCESSING_ENVIRONMENT,
     SCALABLE_DIMENSION,
     alarm_names,
     alarm_topic_name,
@@ -80,7 +82,8 @@ def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws")
     capture = (d.get("data_capture") or {}) if not serverless else {}
     capturing = bool(capture.get("enabled"))
     bundle_bucket = "sagemaker-bundle-artifacts" + AUTONAME
-    needs_bucket = poc or multi_model or (capturing and not capture.get("destination_s3_uri"))
+    preprocessing = bool((d.get("preprocessing") or {}).get("enabled"))
+    needs_bucket = poc or multi_model or preprocessing or (capturing and not capture.get("destination_s3_uri"))
     model_name, config_name = _auto(d, "model"), _auto(d, "config")
     role_name = _auto(d, "role", limit=64)
     role_arn = From(f"arn:{partition}:iam::{ACCOUNT}:role/{role_name.value}", "endpoint_name")
@@ -116,6 +119,11 @@ def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws")
         )
     if multi_model:
         requests += _multi_model_requests(d, multi, bundle_bucket, endpoint)
+    if preprocessing:  # the inference pipeline's preprocessing code (bundle/deploy/pipeline.py)
+        tagging = "&".join(f"{k.value}={v.value}" for k, v in tag_pairs(d))
+        requests.append(
+            Request("s3", "PutObject", {"Bucket": bundle_bucket, "Key": f"preprocessing/{SHA256}/preprocessing.tar.gz", "ContentType": "application/gzip", "Tagging": From(tagging, "tags")})
+        )
 
     # --- IAM: the execution role ---
     requests.append(
@@ -158,6 +166,14 @@ def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws")
             "Subnets": [From(s, f"vpc.subnet_ids.{i}") for i, s in enumerate(vpc["subnet_ids"])],
             "SecurityGroupIds": [From(g, f"vpc.security_group_ids.{i}") for i, g in enumerate(vpc["security_group_ids"])],
         }
+    if preprocessing:  # one Model, two containers run in series: the preprocessing stage, then the model's container
+        served = model.pop("PrimaryContainer")
+        code = From(f"s3://{bundle_bucket}/preprocessing/{SHA256}/preprocessing.tar.gz", "(derived)")
+        model["Containers"] = [
+            {"ContainerHostname": PIPELINE_STAGES[0], "Image": image, "ModelDataUrl": code, "Environment": dict(PREPROCESSING_ENVIRONMENT)},
+            {"ContainerHostname": PIPELINE_STAGES[1], **served},
+        ]
+        model["InferenceExecutionConfig"] = {"Mode": "Serial"}
     requests.append(Request("sagemaker", "CreateModel", model))
 
     variant: dict[str, Any] = {"VariantName": From(d["variant_name"], "variant_name"), "ModelName": model_name, "InitialVariantWeight": 1.0}

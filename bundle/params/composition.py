@@ -6,8 +6,8 @@ Only a value the user set explicitly can conflict, and the rules then name both 
   multi-model container starts, which isolation forbids);
 - shadow.enabled: data_capture.enabled defaults to true (a shadow test compares both variants' captured predictions);
 - deployment.strategy ROLLING: deployment.rolling takes its defaults (half the fleet per batch, a rollback all at once);
-- a serverless endpoint has no network isolation and no data capture: saying so (`enable_network_isolation: false`,
-  `data_capture: {"enabled": false}`) is no conflict, and the key is dropped as if it were left out.
+- a serverless endpoint has no network isolation, no data capture and no inference pipeline: saying so
+  (`enable_network_isolation: false`, `data_capture: {"enabled": false}`, `preprocessing: {"enabled": false}`) is no conflict, and the key is dropped as if it were left out.
 """
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ def follow_features(raw: dict, default_mode: str) -> dict:
     if mode == SERVERLESS:
         if document.get("enable_network_isolation") is False:
             del document["enable_network_isolation"]
-        if document.get("data_capture") == {"enabled": False}:
-            del document["data_capture"]
+        for feature in ("data_capture", "preprocessing"):
+            if document.get(feature) == {"enabled": False}:
+                del document[feature]
     return document

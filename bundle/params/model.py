@@ -224,6 +224,17 @@ MULTI_MODEL_OFF = MultiModel(enabled=False, models=(), cache="Enabled")
 
 
 @dataclass(frozen=True)
+class Preprocessing:
+    """The inference pipeline's first stage (bundle/deploy/pipeline.py); off unless `preprocessing.enabled`."""
+
+    enabled: bool
+    unit: str  # cm | mm: the unit of measurements sent without one
+
+
+PREPROCESSING_OFF = Preprocessing(False, "cm")
+
+
+@dataclass(frozen=True)
 class Params:
     endpoint_name: str
     deployment_mode: str  # realtime | serverless | async
@@ -244,6 +255,7 @@ class Params:
     batch_transform: BatchTransform = BatchTransform(False, "", "")
     api: Api = API_OFF  # the REST front; off unless the params set api.enabled
     multi_model: MultiModel = MULTI_MODEL_OFF  # enabled is False when serverless
+    preprocessing: Preprocessing = PREPROCESSING_OFF  # a preprocessing container before the model (realtime, async)
 
     @property
     def is_multi_model(self) -> bool:
@@ -304,8 +316,8 @@ class Params:
 
     @property
     def needs_bucket(self) -> bool:
-        """The bundle's bucket holds the POC artifact (or a multi-model endpoint's models), the variants' recipes' artifacts
-        and, unless told otherwise, captured data and async requests."""
+        """The bundle's bucket holds the POC artifact (or a multi-model endpoint's models), the variants' recipes' artifacts,
+        the preprocessing code and, unless told otherwise, captured data and async requests."""
         async_in_bucket = self.async_inference is not None and self.async_inference.uses_bundle_bucket
         return (
             self.builds_poc_model
@@ -314,6 +326,7 @@ class Params:
             or self.captures_into_bundle_bucket
             or async_in_bucket
             or self.batch_transform.uses_bundle_bucket
+            or self.preprocessing.enabled  # the preprocessing code's archive
         )
 
 

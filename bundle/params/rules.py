@@ -25,7 +25,9 @@ from bundle.params.model import (
     Deployment,
     InvalidParams,
     MultiModel,
+    PREPROCESSING_OFF,
     Params,
+    Preprocessing,
     Problem,
     ROLLING,
     Serverless,
@@ -109,6 +111,7 @@ def cross_field_problems(document: dict) -> list[Problem]:
     problems += _rollout_problems(document)
     problems += rolling_rules.rolling_problems(document)
     problems += _multi_model_problems(document)
+    problems += _preprocessing_problems(document)
     problems += variant_rules.variant_problems(document) + variant_rules.shadow_problems(document)
     serverless = document.get("serverless", {})
     provisioned, most = serverless.get("provisioned_concurrency"), serverless.get("max_concurrency")
@@ -201,6 +204,40 @@ def _multi_model_problems(document: dict) -> list[Problem]:
                 "enable_network_isolation",
                 "enable_network_isolation true conflicts with multi_model.enabled true: a multi-model endpoint of the scikit-learn image downloads its handlers (code/inference.py, packed as sourcedir.tar.gz) "
                 "from S3 when the container starts, which network isolation forbids: leave enable_network_isolation out (it then defaults to false) or set it to false",
+            )
+        )
+    return problems
+
+
+def _preprocessing_problems(document: dict) -> list[Problem]:
+    """What the bundle's inference pipeline cannot be combined with; both fields named (serverless: the schema)."""
+    pre = document.get("preprocessing")
+    if not isinstance(pre, dict):
+        return []
+    if pre.get("enabled") is not True:
+        if "unit" in pre:
+            return [Problem("preprocessing.unit", "applies only with preprocessing.enabled true (the preprocessing stage converts the units): set preprocessing.enabled to true, or remove preprocessing.unit")]
+        return []
+    both = "preprocessing.enabled true conflicts with"
+    problems: list[Problem] = []
+    if (document.get("multi_model") or {}).get("enabled") is True:
+        problems.append(
+            Problem(
+                "multi_model.enabled",
+                f"{both} multi_model.enabled true: SageMaker's multi-model hosting runs one container (Mode MultiModel), "
+                "so there is no place for a preprocessing container before it; set one of them to false",
+            )
+        )
+    if document.get("variants"):
+        problems.append(
+            Problem("variants", f"{both} variants: this bundle puts the preprocessing stage before the primary's model only; remove variants, or set preprocessing.enabled to false")
+        )
+    if (document.get("shadow") or {}).get("enabled") is True:
+        problems.append(
+            Problem(
+                "shadow.enabled",
+                f"{both} shadow.enabled true: this bundle puts the preprocessing stage before the primary's model only, so the "
+                "shadow would read other requests than the primary; set one of them to false",
             )
         )
     return problems
@@ -318,6 +355,7 @@ def validate(raw: Any, source: str = "params") -> Params:
         delete_bucket_on_destroy=d["delete_bucket_on_destroy"],
         multi_model=_multi_model(d.get("multi_model"), off),
         api=_api(d.get("api")),
+        preprocessing=Preprocessing(**d["preprocessing"]) if d.get("preprocessing") else PREPROCESSING_OFF,
     )
 
 

@@ -40,6 +40,7 @@ SCENARIOS = {
     },
     "no-autoscaling-no-rollback": {"autoscaling": {"enabled": False}, "deployment": {"auto_rollback": False}},
     "rolling-instance-batches": {**TWO, "deployment": {"strategy": "ROLLING", "rolling": {"batch_type": "INSTANCE_COUNT", "batch_size": 1, "rollback_batch_size": 100}}},
+    "pipeline-async-batch": {"deployment_mode": "async", "preprocessing": {"enabled": True, "unit": "mm"}, "batch_transform": {"enabled": True}},
 }
 
 
