@@ -12,7 +12,9 @@ What it accepts (every request format of the model, plus names and units):
                     "unit" ("cm" or "mm") applies to the names without one; rows of numbers are in the model's order
   text/csv          an optional header of feature names (any order, with or without a unit suffix), then rows
   application/jsonlines, application/x-npy   records or rows, as the model reads them
-Measurements without a unit are in the configured unit. Every value is checked: a number (not a string, boolean or
+Units: a named feature without its own unit (no suffix, no document "unit") is in the configured unit
+(preprocessing.unit); plain rows of numbers (JSON rows, CSV without a header, npy) are the model's own format, in
+centimetres, whatever the configured unit, unless their JSON document says "unit". Every value is checked: a number (not a string, boolean or
 null), finite, within float32's range, and not negative (a length). What it answers: text/csv, one row of the model's
 features in centimetres per record, no header, whatever the Accept header says (its reader is the next container, never
 the client; the Model also sets SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT=text/csv for it, as AWS's own scikit-learn
@@ -34,6 +36,7 @@ CONFIG_FILENAME = "preprocessing.json"
 STAGE = "preprocessing"
 # Centimetres per unit's value: a value in millimetres is divided by 10.
 DIVISORS = {"cm": 1.0, "mm": 10.0}
+MODEL_UNIT = "cm"  # what the model reads, and the unit of plain rows (the model's own format)
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ def to_centimetres(body, content_type, features: Features) -> np.ndarray:
         matrix, divisors = _from_jsonlines(inference._text(body, "MalformedJSON", "JSON Lines"), features)
     elif media == NPY:
         raw = body if isinstance(body, (bytes, bytearray)) else body.encode("utf-8", "surrogatepass")
-        matrix, divisors = inference._rows_from_npy(raw, features), _default(features)
+        matrix, divisors = inference._rows_from_npy(raw, features), _rows_unit(features)
     else:
         raise ClientError(415, "UnsupportedContentType", f"Content-Type {content_type!r} is not supported; use {JSON}, {CSV}, {JSONLINES} or {NPY}")
     centimetres = inference._check_matrix(matrix, features) / divisors  # checked as sent: a message quotes the client's value
@@ -100,8 +103,9 @@ def to_centimetres(body, content_type, features: Features) -> np.ndarray:
     return centimetres
 
 
-def _default(features: Features) -> np.ndarray:
-    return np.full(features.n_features, DIVISORS[features.unit])
+def _rows_unit(features: Features, unit: float = DIVISORS[MODEL_UNIT]) -> np.ndarray:
+    """Rows of numbers are the model's own format, in centimetres, unless their JSON document says otherwise."""
+    return np.full(features.n_features, unit)
 
 
 def _unit(unit) -> float:
@@ -121,7 +125,7 @@ def _parse_json(text: str, where: str = "body is not valid JSON") -> object:
 
 def _from_json(text: str, features: Features) -> tuple[np.ndarray, np.ndarray]:
     document = _parse_json(text)
-    unit = DIVISORS[features.unit]
+    unit = None  # the document's own unit, if it says one
     if isinstance(document, dict):
         if "unit" in document:
             unit = _unit(document["unit"])
@@ -135,15 +139,16 @@ def _from_json(text: str, features: Features) -> tuple[np.ndarray, np.ndarray]:
 
 def _from_jsonlines(text: str, features: Features) -> tuple[np.ndarray, np.ndarray]:
     rows = [_parse_json(line, f"line {n} is not valid JSON") for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
-    return _rows_or_records(rows, features, DIVISORS[features.unit], strict_types="true" in text or "false" in text)
+    return _rows_or_records(rows, features, None, strict_types="true" in text or "false" in text)
 
 
-def _rows_or_records(document: list, features: Features, unit: float, strict_types: bool) -> tuple[np.ndarray, np.ndarray]:
+def _rows_or_records(document: list, features: Features, unit: float | None, strict_types: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Records (named features) take the document's unit, else the configured one; rows the document's, else cm."""
     if not document:
         raise ClientError(400, "NoRows", "the request has no rows")
     if isinstance(document[0], dict):
-        return _from_records(document, features, unit)
-    return inference._to_matrix(document, features, strict_types), np.full(features.n_features, unit)
+        return _from_records(document, features, unit or DIVISORS[features.unit])
+    return inference._to_matrix(document, features, strict_types), _rows_unit(features, unit or DIVISORS[MODEL_UNIT])
 
 
 def _name(key: str, features: Features, row: int) -> tuple[str, float | None]:
@@ -191,7 +196,7 @@ def _from_csv(text: str, features: Features) -> tuple[np.ndarray, np.ndarray]:
         if not rows:
             raise ClientError(400, "NoRows", "the request has no rows")
         numbers = [[inference._csv_number(v, i) for v in row] for i, row in enumerate(rows)]
-        return inference._to_matrix(numbers, features, strict_types=False), _default(features)
+        return inference._to_matrix(numbers, features, strict_types=False), _rows_unit(features)
     named = [_name(cell, features, 0) for cell in header]
     names = [name for name, _ in named]
     duplicated = sorted({n for n in names if names.count(n) > 1})

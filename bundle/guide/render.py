@@ -77,6 +77,9 @@ def guide_flags(params: Params, outputs: dict) -> dict[str, Any]:
         "scale_to_zero": bool((outputs.get("async_inference") or {}).get("scale_to_zero")),
         "async_topics": bool((outputs.get("async_inference") or {}).get("success_topic_arn") or (outputs.get("async_inference") or {}).get("error_topic_arn")),
         "batch": bool(outputs.get("batch_transform")),
+        # The inference pipeline: a preprocessing container before the model's (preprocessing.enabled).
+        "pipeline": bool(outputs.get("preprocessing")),
+        "pipeline_in_mm": (outputs.get("preprocessing") or {}).get("unit") == "mm",
         **api_flags(outputs),
         # A/B variants and the shadow: the first extra variant is the guide's challenger.
         **_variant_flags(params),

@@ -55,6 +55,7 @@ SCENARIOS = {
     "async-scale-to-zero-batch": {"deployment_mode": "async", "autoscaling": {"min_capacity": 0}, "batch_transform": {"enabled": True}},
     "api-direct-iam": {"api": {"enabled": True}},
     "api-lambda-key": {"api": {"enabled": True, "integration": "lambda", "auth": "api_key", "quota_per_day": 1000}},
+    "pipeline-mm-batch": {"endpoint_name": "iris-pipeline", "preprocessing": {"enabled": True, "unit": "mm"}, "batch_transform": {"enabled": True}},
     "multi-model": {
         "endpoint_name": "iris-models",
         "enable_network_isolation": False,
@@ -171,6 +172,17 @@ def test_the_rolling_sections_say_batches_not_blue_green():
     assert "brings the old instances back\nall at once" in rollouts and "(600 s of\n   waiting in all)" in rollouts
     assert "| Updates | rolling, 1 instance(s) per batch of the 2 instances" in rolling and "during a rolling update" in rolling
     assert "rolling" not in default[default.index("## Rollouts and rollback") : default.index("## Scaling")].replace("Rolling back", "")
+
+
+def test_the_pipeline_section_appears_only_with_preprocessing_and_names_its_stages_and_code():
+    _, outputs, pipeline = RENDERED["pipeline-mm-batch"]
+    _, _, default = RENDERED["poc-autoscaling"]
+    section = pipeline[pipeline.index("## The inference pipeline") : pipeline.index("## Understanding the POC Model")]
+    assert "| Inference pipeline | Serial: the `preprocessing` container, then the `model` container" in pipeline
+    assert outputs["preprocessing"]["code_url"] in section and outputs["preprocessing"]["code_sha256"] in section
+    assert "named features are in `mm`" in section and "even though this stack's default is millimetres" in section
+    assert '"stage": "preprocessing"' in section and "a CSV header would reach only the first request" in section
+    assert "## The inference pipeline" not in default and "Inference pipeline |" not in default
 
 
 def test_the_multi_model_section_names_every_model_and_the_single_model_one_is_gone():

@@ -52,6 +52,8 @@ COMBINATIONS = {
         "enable_network_isolation": False,
         "multi_model": {"enabled": True, "models": ["random-forest", "s3://team-models/churn/v3/churn.tar.gz"], "cache": "Disabled"},
     },
+    "pipeline-async-custom-model": {"deployment_mode": "async", **CUSTOM, "preprocessing": {"enabled": True}},
+    "pipeline-mm-rolling": {"preprocessing": {"enabled": True, "unit": "mm"}, "initial_instance_count": 2, "deployment": {"strategy": "ROLLING"}},
     "serverless-on-demand": {"deployment_mode": "serverless"},
     "serverless-provisioned-topic": {"deployment_mode": "serverless", "serverless": {"provisioned_concurrency": 1}, "alarms": {"topic_arn": TOPIC}},
     "serverless-custom-model": {"deployment_mode": "serverless", **CUSTOM},

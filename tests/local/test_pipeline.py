@@ -148,14 +148,21 @@ def test_the_model_stage_is_the_unchanged_model_container(pipeline):
     assert http_request(pipeline.url, "GET", "/ping")[0] == 200, "every container pings"
 
 
-def test_a_millimetre_stage_reads_unsuffixed_values_as_millimetres(tmp_path):
+def test_a_millimetre_stage_reads_unsuffixed_names_as_millimetres_and_plain_rows_as_the_models_centimetres(tmp_path):
     directory = tmp_path / "model"
     unpack_artifact(preprocessing_artifact("mm").path, directory, require_code=False)
     worker = ImageWorker(directory, model_environment=PREPROCESSING_ENVIRONMENT).start()
     try:
-        status, _, body = post(worker.url, b"51,35,14,2\n", CSV)
-        assert status == 200 and np.allclose(rows_of(body), [ROWS[0]])
-        status, _, body = post(worker.url, json.dumps({"unit": "cm", "instances": [ROWS[0]]}).encode())
+        header = ",".join(NAMES) + "\n"
+        status, _, body = post(worker.url, (header + "".join(",".join(map(str, r)) + "\n" for r in MM)).encode(), CSV)
+        assert status == 200 and np.allclose(rows_of(body), ROWS), "a header's unsuffixed names are in the configured mm"
+        status, _, body = post(worker.url, json.dumps([dict(zip(NAMES, r)) for r in MM]).encode())
+        assert status == 200 and np.allclose(rows_of(body), ROWS), "so are records' names"
+        status, _, body = post(worker.url, json.dumps({"unit": "cm", "instances": [dict(zip(NAMES, ROWS[0]))]}).encode())
         assert status == 200 and np.allclose(rows_of(body), [ROWS[0]]), "a document's own unit wins"
+        status, _, body = post(worker.url, b"5.1,3.5,1.4,0.2\n", CSV)
+        assert status == 200 and np.allclose(rows_of(body), [ROWS[0]]), "plain rows are the model's format, in cm"
+        status, _, body = post(worker.url, json.dumps({"unit": "mm", "instances": MM}).encode())
+        assert status == 200 and np.allclose(rows_of(body), ROWS), "unless their document says mm"
     finally:
         worker.stop()
