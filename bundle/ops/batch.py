@@ -15,7 +15,9 @@ MaxPayloadInMB 6 (real-time's limit, which the handlers enforce), MaxConcurrentT
 `--local` runs the same job here: each input file (a local file or folder, or an S3 prefix, e.g. in moto) is split
 and batched as SageMaker would, every request goes through the serving image's real worker (.venv-image), and the
 answers are written to `<output>/<input file name>.out`. As in SageMaker, a bad record fails its file: that file gets
-no .out, the others do, and the job reports the failure.
+no .out, the others do, and the job reports the failure. With `--outputs` of a stack with an inference pipeline
+(preprocessing.enabled), every request goes through the preprocessing stage's worker first, then the model's, as the
+stack's two-container Model runs them; the archive is built from this checkout and must be the stack's (its sha256).
 """
 from __future__ import annotations
 
@@ -193,14 +195,17 @@ def score_locally(source: str, destination: str, fmt: Format, region: str, post)
     return job
 
 
-def run_locally(source: str, destination: str, fmt: Format, region: str, artifact: Path | None = None) -> LocalJob:
+def run_locally(
+    source: str, destination: str, fmt: Format, region: str, artifact: Path | None = None, preprocessing: Path | None = None
+) -> LocalJob:
+    """With `preprocessing` (an inference pipeline's archive), every request goes through its stage, then the model's."""
     import urllib3
 
     from bundle.artifact.build import build_artifact
     from bundle.local.endpoint import LocalEndpoint
 
-    with LocalEndpoint(artifact or build_artifact().path, port=0) as served:
-        host, port = served.worker_url.rsplit("/", 1)[-1].rsplit(":", 1)
+    with LocalEndpoint(artifact or build_artifact().path, port=0, preprocessing=preprocessing) as served:
+        host, port = served.container_url.rsplit("/", 1)[-1].rsplit(":", 1)
         pool = urllib3.HTTPConnectionPool(host, int(port), retries=False, timeout=urllib3.Timeout(connect=5.0, read=90.0))
 
         def post(body: bytes, content_type: str, accept: str) -> tuple[int, bytes]:
@@ -211,6 +216,23 @@ def run_locally(source: str, destination: str, fmt: Format, region: str, artifac
             return score_locally(source, destination, fmt, region, post)
         finally:
             pool.close()
+
+
+def pipeline_archive(outputs: dict) -> Path | None:
+    """The stack's preprocessing stage (its outputs' `preprocessing`), built from this checkout: it must be the very
+    archive the stack ships (the same sha256), or the local job would not score as the stack's Model does."""
+    pipeline = outputs.get("preprocessing")
+    if not pipeline:
+        return None
+    from bundle.artifact.preprocessing import preprocessing_artifact
+
+    built = preprocessing_artifact(pipeline["unit"])
+    if built.sha256 != pipeline["code_sha256"]:
+        raise BundleError(
+            f"the stack's preprocessing code is {pipeline['code_sha256'][:12]}, this checkout's {built.sha256[:12]}: "
+            "check out the commit the stack was deployed from to score as its Model does"
+        )
+    return built.path
 
 
 # --- the command ----------------------------------------------------------------------------------------
@@ -239,7 +261,7 @@ def run(args) -> int:
     region = args.region or (outputs.get("endpoint") or {}).get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     fmt = FORMATS[args.format]
     if args.local:
-        job = run_locally(args.input, args.output, fmt, region or "us-east-1", args.artifact)
+        job = run_locally(args.input, args.output, fmt, region or "us-east-1", args.artifact, pipeline_archive(outputs))
         for name, where in sorted(job.outputs.items()):
             print(f"{name} -> {where}")
         if not job.ok:

@@ -107,3 +107,29 @@ def test_the_batch_command_reports_a_failed_local_job_with_exit_1(artifact, tmp_
     done = subprocess.run(command, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=180)
     assert done.returncode == 1 and json.loads(done.stderr.strip().splitlines()[-1])["status"] == "Failed"
     assert "Traceback" not in done.stderr
+
+
+def test_local_batch_on_a_pipeline_stack_goes_through_the_preprocessing_stage_first(artifact, tmp_path):
+    from bundle.artifact.preprocessing import preprocessing_artifact
+    from bundle.ops.batch import pipeline_archive
+
+    code = preprocessing_artifact("mm")
+    outputs = {"preprocessing": {"unit": "mm", "code_sha256": code.sha256}}
+    assert pipeline_archive(outputs) == code.path and pipeline_archive({}) is None
+    source, out = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    names = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    records = [[dict(zip(names, [51, 35, 14, 2]))], [dict(zip(names, [67, 30, 52, 23])), {**dict(zip(names, [59, 30, 42])), "petal_width_cm": 1.5}]]
+    (source / "named.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    job = run_locally(str(source), str(out), FORMATS["jsonl"], "us-east-1", artifact.path, pipeline_archive(outputs))
+    assert job.ok, job.failure_reason()
+    answers = (out / "named.jsonl.out").read_text().splitlines()
+    assert [json.loads(a)["labels"] for a in answers] == [["setosa"], ["virginica", "versicolor"]], "named features in the stack's mm"
+
+
+def test_local_batch_refuses_preprocessing_code_other_than_the_stacks():
+    from bundle.errors import BundleError
+    from bundle.ops.batch import pipeline_archive
+
+    with pytest.raises(BundleError, match="the stack's preprocessing code is 000000000000"):
+        pipeline_archive({"preprocessing": {"unit": "cm", "code_sha256": "0" * 64}})
