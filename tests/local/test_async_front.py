@@ -147,3 +147,16 @@ def test_a_timeout_names_where_the_answer_will_land(moto_url, tmp_path):
 
     with pytest.raises(BundleError, match=r"no answer after 0.3 s.*s3://async-bucket/nowhere.out"):
         wait_for_result(aws.client("s3", REGION), f"s3://{BUCKET}/nowhere.out", f"s3://{BUCKET}/nowhere-error.out", timeout=0.3, interval=0.1)
+
+
+def test_an_async_pipeline_answers_named_millimetres_and_names_the_stage_of_a_bad_record(artifact, moto_url, tmp_path):
+    """preprocessing.enabled on an asynchronous endpoint: the same two-container Model behind InvokeEndpointAsync."""
+    from bundle.artifact.preprocessing import preprocessing_artifact
+
+    config = AsyncConfig(PREFIXES["output"], PREFIXES["failure"], max_concurrent_invocations=2)
+    with LocalEndpoint(artifact.path, port=0, endpoint_name="iris-async", async_config=config, region=REGION, preprocessing=preprocessing_artifact("mm").path) as served:
+        named = [{"sepal_length": 51, "sepal_width": 35, "petal_length": 14, "petal_width": 2}, {"sepal_length": 67, "sepal_width": 30, "petal_length": 52, "petal_width": 23}]
+        result = run_async(served, json.dumps(named).encode(), tmp_path)
+        assert result.ok and json.loads(result.body)["labels"] == ["setosa", "virginica"], result.body
+        failed = run_async(served, json.dumps([{**named[0], "colour": 1}]).encode(), tmp_path)
+        assert not failed.ok and b"Received client error (400)" in failed.body and b'"stage": "preprocessing"' in failed.body, failed.body
