@@ -94,6 +94,9 @@ def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws")
         model_url = From(d["custom_model_s3_uri"], "custom_model_s3_uri")
     tags = _tag_list(d)
     requests: list[Request] = []
+    package = d.get("model_package") if d["model_source"] == "model-package" else None
+    if package:
+        requests += _registry_requests(package)
 
     # --- S3: the bundle's bucket and the artifact ---
     if needs_bucket:
@@ -139,10 +142,17 @@ def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws")
     )
 
     # --- SageMaker: model, endpoint configuration, endpoint ---
+    # AWS's rule, in no service model: a container naming a model package takes its image and data from the package,
+    # so it must not also give Image or ModelDataUrl.
+    container = (
+        {"ModelPackageName": _package_version_arn(package, region, partition), "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}}
+        if package
+        else {"Image": image, "ModelDataUrl": model_url, "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}}
+    )
     model = {
         "ModelName": model_name,
         "ExecutionRoleArn": role_arn,
-        "PrimaryContainer": {"Image": image, "ModelDataUrl": model_url, "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}},
+        "PrimaryContainer": container,
         "EnableNetworkIsolation": bool(d.get("enable_network_isolation", False)),
         "Tags": tags,
     }
@@ -307,6 +317,36 @@ def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws")
     )
     requests.append(Request("cloudwatch", "PutDashboard", {"DashboardName": From(dashboard_name(d["endpoint_name"]), "endpoint_name"), "DashboardBody": '{"widgets": []}'}))
     return requests
+
+
+def _registry_requests(package: dict) -> list[Request]:
+    """What the plan asks the Model Registry (bundle/ops/registry.py), and the guide's rollback of the deployed version."""
+    if package["group"]:
+        group = From(package["group"], "model_package.group")
+        return [
+            Request("sagemaker", "DescribeModelPackageGroup", {"ModelPackageGroupName": group}),
+            Request(
+                "sagemaker",
+                "ListModelPackages",
+                {"ModelPackageGroupName": group, "ModelApprovalStatus": "Approved", "SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": 1},
+            ),
+        ]
+    arn = From(package["arn"], "model_package.arn")
+    return [
+        Request("sagemaker", "DescribeModelPackage", {"ModelPackageName": arn}),
+        # The guide's way back from a bad version: reject it (`aws sagemaker update-model-package`), which takes an ARN.
+        Request("sagemaker", "UpdateModelPackage", {"ModelPackageArn": arn, "ModelApprovalStatus": "Rejected"}),
+    ]
+
+
+def _package_version_arn(package: dict, region: str, partition: str) -> From:
+    """CreateModel's ModelPackageName: the pinned ARN, or a version of the group at its longest (a 9-digit version)."""
+    if package["arn"]:
+        return From(package["arn"], "model_package.arn")
+    group = package["group"]
+    if group.startswith("arn:"):
+        return From(group.replace(":model-package-group/", ":model-package/", 1) + "/" + "9" * 9, "model_package.group")
+    return From(f"arn:{partition}:sagemaker:{region}:{ACCOUNT}:model-package/{group}/{'9' * 9}", "model_package.group")
 
 
 def _sized_variant(v: dict, where: str, model_name: From) -> dict:
