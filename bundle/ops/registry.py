@@ -23,8 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bundle.artifact.image import IMAGES, REPOSITORY, serving_image
 from bundle.errors import BundleError, Problem
-from bundle.names import MODEL_ENVIRONMENT, split_s3_uri
-from bundle.params.aws_requests import arn_region
+from bundle.names import MODEL_ENVIRONMENT, arn_region, split_s3_uri
 from bundle.params.model import InvalidParams, ModelPackageRef
 from bundle.params.shapes import From, Request, check_request
 

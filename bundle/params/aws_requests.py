@@ -12,6 +12,7 @@ from typing import Any
 
 from bundle.names import (
     BUNDLE_TAG,
+    arn_region,
     SCALABLE_DIMENSION,
     alarm_names,
     alarm_topic_name,
@@ -63,11 +64,6 @@ def _multi_model_requests(d: dict, multi: dict, bundle_bucket: str, endpoint: Fr
             )
         requests.append(Request(SAGEMAKER_RUNTIME, "InvokeEndpoint", {"EndpointName": endpoint, "Body": b"", "TargetModel": target}))
     return requests
-
-
-def arn_region(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 3 else ""
 
 
 def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws") -> list[Request]:
