@@ -14,10 +14,13 @@ well-formed and name the right resources, not that AWS would accept them (see sh
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from moto.server import ThreadedMotoServer
@@ -40,6 +43,19 @@ NOT_REPLAYED = {
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's server on a free local port: its URL, and the server stopped on exit."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
 class EmulatedDeployment:
     """Context manager: moto server + local endpoint + the stack's resources created in moto."""
 
@@ -51,15 +67,17 @@ class EmulatedDeployment:
         self.region = outputs["endpoint"]["region"]
         self.endpoint_name = outputs["endpoint"]["endpoint_name"]
         self.multi_model = outputs.get("multi_model")  # a multi-model endpoint: its prefix, models and handlers
-        self._moto: ThreadedMotoServer | None = None
+        self._moto = contextlib.ExitStack()  # the moto server, while entered
+        self._moto_url: str | None = None
         self._local: LocalEndpoint | None = None
         self._flusher = None  # A/B and shadow: writes what the local front records into moto
         self._scratch = None
+        self._clients: dict[str, object] = {}
+        self._clients_lock = threading.Lock()
 
     @property
     def moto_url(self) -> str:
-        host, port = self._moto.get_host_and_port()
-        return f"http://{host}:{port}"
+        return self._moto_url
 
     @property
     def runtime_url(self) -> str:
@@ -80,9 +98,7 @@ class EmulatedDeployment:
         }
 
     def __enter__(self) -> "EmulatedDeployment":
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request otherwise
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._moto.start()
+        self._moto_url = self._moto.enter_context(moto_server())
         # moto's state is per process: start every deployment from an empty account.
         urllib.request.urlopen(urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST"), timeout=10).read()
         # An asynchronous stack's endpoint answers InvokeEndpointAsync, reading and writing S3 in this moto; with the
@@ -107,13 +123,17 @@ class EmulatedDeployment:
             self._flusher.stop()
         if self._local is not None:
             self._local.stop()
-        if self._moto is not None:
-            self._moto.stop()
+        self._moto.close()
+        self._clients.clear()  # they name this moto's port
         if self._scratch is not None:
             self._scratch.cleanup()
 
     def client(self, service: str):
-        return aws.client(service, self.region, endpoint_url=self.moto_url, max_attempts=1)
+        """One client per service for this deployment's moto (a client is thread-safe; making one costs 0.1 s)."""
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = aws.client(service, self.region, endpoint_url=self.moto_url, max_attempts=1)
+            return self._clients[service]
 
     def requests(self) -> list[ApiRequest]:
         """The stack's create calls, from its plan."""

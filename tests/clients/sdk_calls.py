@@ -49,12 +49,15 @@ def multi_data_model_deploy_and_predict():
     return {"listed": list(model.list_models()), "predictions": predictor.predict({"instances": ROWS}, target_model=os.environ["TARGET_MODEL"])["predictions"]}
 
 
+# The async calls' session names its default bucket: the name the SDK would make needs STS at AWS's regional URL, which
+# the SDK sets itself, past AWS_ENDPOINT_URL.
+async_session = Session(boto_session=boto3.Session(region_name=REGION), sagemaker_runtime_client=runtime, default_bucket="sagemaker-async-inputs")
+
+
 def async_predictor(body, deserializer, initial_args=None):
     """AsyncPredictor's defaults: the input uploaded to the session's default bucket (created if absent), the answer
-    polled from S3. The session names that bucket: the name the SDK would make needs STS at AWS's regional URL, which
-    the SDK sets itself, past AWS_ENDPOINT_URL."""
-    named = Session(boto_session=boto3.Session(region_name=REGION), sagemaker_runtime_client=runtime, default_bucket="sagemaker-async-inputs")
-    predictor = AsyncPredictor(Predictor(ENDPOINT, named, serializer=JSONSerializer(), deserializer=deserializer))
+    polled from S3."""
+    predictor = AsyncPredictor(Predictor(ENDPOINT, async_session, serializer=JSONSerializer(), deserializer=deserializer))
     try:
         return predictor.predict(body, initial_args=initial_args, waiter_config=WaiterConfig(max_attempts=120, delay=0.5))["predictions"]
     except AsyncInferenceModelError as e:
@@ -82,12 +85,16 @@ CALLS = {
 }
 
 
+def say(record: dict) -> None:
+    print("\n" + MARK + json.dumps(record), flush=True)
+
+
 def main(names):
     for name in names:
         try:
-            print("\n" + MARK + json.dumps({"call": name, "returned": CALLS[name]()}), flush=True)
+            say({"call": name, "returned": CALLS[name]()})
         except ClientError as e:
-            print("\n" + MARK + json.dumps({"call": name, "code": e.response["Error"]["Code"], "status": e.response["ResponseMetadata"]["HTTPStatusCode"], "message": e.response["Error"]["Message"]}), flush=True)
+            say({"call": name, "code": e.response["Error"]["Code"], "status": e.response["ResponseMetadata"]["HTTPStatusCode"], "message": e.response["Error"]["Message"]})
 
 
 if __name__ == "__main__":

@@ -4,14 +4,12 @@ multi-model server; `AsyncPredictor` uploads to the session's default bucket and
 S3, STS and SageMaker are one moto server; the runtime calls go to the fronts."""
 from __future__ import annotations
 
-import logging
-
 import pytest
-from moto.server import ThreadedMotoServer
 
 from bundle.artifact.build import recipe_artifact, sourcedir_tarball
 from bundle.artifact.recipes import target_model_name
 from bundle.local.async_front import AsyncConfig
+from bundle.local.emulator import moto_server
 from bundle.local.endpoint import LocalEndpoint, MultiModelSource
 from bundle.local.multi_model import ModelStore, java_problem
 from bundle.ops import aws
@@ -28,14 +26,9 @@ ASYNC_FAILURE = f"s3://{BUCKET}/async-inference/failures"
 
 @pytest.fixture(scope="module")
 def moto_url():
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    aws.client("s3", REGION, endpoint_url=url).create_bucket(Bucket=BUCKET)
-    yield url
-    server.stop()
+    with moto_server() as url:
+        aws.client("s3", REGION, endpoint_url=url).create_bucket(Bucket=BUCKET)
+        yield url
 
 
 @pytest.fixture(scope="module")

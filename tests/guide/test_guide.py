@@ -1,4 +1,5 @@
-"""The operator guide: strict rendering, sections, and every code block run against the emulated deployment.
+"""The operator guide: strict rendering, sections, and every code block run against the emulated deployment (a block
+that reads the same in several scenarios but for the endpoint's name runs once, in the first of them).
 
 The emulated deployment is moto (control plane) with the stack's resources created in it, plus the
 local endpoint (data plane). Blocks marked not-runnable-locally or moto-lacks are skipped with their
@@ -198,54 +199,69 @@ def test_pulumi_up_exports_the_rendered_guide():
     assert outputs["operator_guide"] == default
 
 
-@pytest.fixture(scope="module")
-def deployments(artifact):
-    """The emulated deployment of one scenario at a time (moto's state is per process)."""
-    active: dict[str, EmulatedDeployment] = {}
-
-    def get(name):
-        if name not in active:
-            for other in active.values():
-                other.__exit__(None, None, None)
-            active.clear()
-            active[name] = EmulatedDeployment(PLANS[name], artifact.path).__enter__()
-        return active[name]
-
-    yield get
-    for deployment in active.values():
-        deployment.__exit__(None, None, None)
-
-
-def block_cases():
+def block_cases() -> dict[str, list]:
+    """{scenario: its blocks as pytest params}. A block whose code is another scenario's but for the endpoint's name
+    runs once, in the first scenario that has it (SCENARIOS' order: the default stack first): running it again
+    against another emulated stack proves nothing new. Blocks that differ run in every scenario that renders them."""
+    seen: dict[tuple[str, str], str] = {}
+    cases: dict[str, list] = {}
     for scenario in SCENARIOS:
+        cases[scenario] = []
         try:
-            _, _, text = RENDERED[scenario]
+            params, _, text = RENDERED[scenario]
         except TemplateError as e:  # collected as one failing case, named by its scenario
-            yield pytest.param(scenario, e, id=f"{scenario}-renders")
+            cases[scenario].append(pytest.param(e, id="renders"))
             continue
         for block in code_blocks(text):
+            key = (block.language, block.code.replace(params.endpoint_name, "<endpoint>"))
+            if not block.skip_reason and seen.setdefault(key, scenario) != scenario:
+                continue
             slug = "".join(c if c.isalnum() else "-" for c in block.heading.lower()).strip("-")
-            yield pytest.param(scenario, block, id=f"{scenario}-{block.index:02d}-{block.language}-{slug}")
+            cases[scenario].append(pytest.param(block, id=f"{block.index:02d}-{block.language}-{slug}"))
+    return cases
 
 
-@pytest.mark.parametrize("scenario, block", list(block_cases()))
-def test_guide_code_block_runs(deployments, tmp_path, scenario, block):
-    if isinstance(block, TemplateError):
-        pytest.fail(f"the guide does not render for {scenario}: {block}")
-    if block.skip_reason:
-        pytest.skip(block.skip_reason)
-    if scenario == "multi-model" and java_problem():
-        pytest.skip(f"the multi-model server cannot run here: {java_problem()}")
-    deployment = deployments(scenario)
-    env = {
-        **os.environ,
-        **deployment.env(),
-        "PYTHONPATH": str(REPO),
-        "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}",
-    }
-    command = ["bash", "-euo", "pipefail", "-c", block.code] if block.language == "bash" else [sys.executable, "-c", block.code]
-    result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, f"block {block.index} under '{block.heading}' failed:\n{block.code}\n--- output ---\n{result.stdout}{result.stderr}"
+CASES = block_cases()
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.cls is not None and issubclass(metafunc.cls, _ScenarioBlocks):
+        metafunc.parametrize("block", CASES[metafunc.cls.scenario])
+
+
+class _ScenarioBlocks:
+    """One scenario's blocks, run against its emulated deployment. A class per scenario, so that pytest-xdist's
+    loadscope hands the scenarios to different workers (moto's state is per process: one deployment at a time)."""
+
+    scenario: str
+
+    @pytest.fixture(scope="class")
+    def deployment(self, artifact):
+        if self.scenario == "multi-model" and java_problem():
+            pytest.skip(f"the multi-model server cannot run here: {java_problem()}")
+        with EmulatedDeployment(PLANS[self.scenario], artifact.path) as deployment:
+            yield deployment
+
+    def test_guide_code_block_runs(self, request, tmp_path, block):
+        if isinstance(block, TemplateError):
+            pytest.fail(f"the guide does not render for {self.scenario}: {block}")
+        if block.skip_reason:
+            pytest.skip(block.skip_reason)
+        deployment = request.getfixturevalue("deployment")
+        env = {
+            **os.environ,
+            **deployment.env(),
+            "PYTHONPATH": str(REPO),
+            "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}",
+        }
+        command = ["bash", "-euo", "pipefail", "-c", block.code] if block.language == "bash" else [sys.executable, "-c", block.code]
+        result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, f"block {block.index} under '{block.heading}' failed:\n{block.code}\n--- output ---\n{result.stdout}{result.stderr}"
+
+
+for _scenario in SCENARIOS:
+    _name = "TestBlocks_" + _scenario.replace("-", "_")
+    globals()[_name] = type(_name, (_ScenarioBlocks,), {"scenario": _scenario, "__doc__": f"The guide's blocks for the {_scenario} scenario."})
 
 
 def test_async_and_batch_sections_appear_only_when_they_apply():

@@ -3,16 +3,15 @@ the answer computed by the serving image's real worker, and `python -m bundle in
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
 
 import botocore.exceptions
 import pytest
-from moto.server import ThreadedMotoServer
 
 from bundle.local.async_front import AsyncConfig
+from bundle.local.emulator import moto_server
 from bundle.local.endpoint import LocalEndpoint
 from bundle.ops import aws
 from bundle.ops.invoke_async import invoke_async
@@ -25,18 +24,13 @@ REGION = "us-east-1"
 
 @pytest.fixture(scope="module")
 def moto_url():
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")}
-    os.environ.update(AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION=REGION)
-    aws.client("s3", REGION).create_bucket(Bucket=BUCKET)
-    yield url
-    for key, value in saved.items():
-        os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
-    server.stop()
+    with moto_server() as url:
+        saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")}
+        os.environ.update(AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION=REGION)
+        aws.client("s3", REGION).create_bucket(Bucket=BUCKET)
+        yield url
+        for key, value in saved.items():
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
 
 
 @pytest.fixture(scope="module")
