@@ -74,8 +74,8 @@ def readable(data: dict[str, ModelData]) -> pulumi.Output:
 
 
 def packages(data: dict[str, ModelData]) -> list[str]:
-    """The Model Registry versions the Models are made from (the role may describe them)."""
-    return [d.package_arn for d in data.values() if d.package_arn]
+    """What the role may describe of the Model Registry: the versions the Models are made from, or their groups' versions."""
+    return list(dict.fromkeys(d.describable_arn for d in data.values() if d.describable_arn))
 
 
 def models(

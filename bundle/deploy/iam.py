@@ -1,5 +1,5 @@
 """The endpoint's execution role, least privilege: it reads only the model's data (and describes only the Model Registry
-version it is made from), pulls only the scikit-learn image,
+versions it is made from: a pinned version, or a group's), pulls only the scikit-learn image,
 writes only its own log group and SageMaker's metric namespace, and, with data capture, writes only under the
 endpoint's capture prefix; in a VPC, its network interfaces only in the given subnets and security groups."""
 from __future__ import annotations
@@ -39,7 +39,7 @@ def create_execution_role(
     parent: pulumi.Resource,
     asynchronous: pulumi.Output[dict] | None = None,  # async: {"input", "output", "failure", "topics"}
     batch: pulumi.Output[dict] | None = None,  # batch_transform.enabled: {"input", "output"}
-    packages: list[str] | None = None,  # model_source model-package: the version(s) the Model is made from
+    packages: list[str] | None = None,  # model_source model-package: the versions (or a group's versions) the role may describe
 ) -> ExecutionRole:
     child = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(

@@ -54,6 +54,7 @@ class ModelData:
     hosted: list[dict] = field(default_factory=list)  # a multi-model endpoint's models: target_model, source, sha256
     code_url: pulumi.Output[str] | None = None  # a multi-model endpoint's SAGEMAKER_SUBMIT_DIRECTORY
     package_arn: str | None = None  # a Model Registry version's ARN: the Model's ModelPackageName
+    describable_arn: str | None = None  # what the execution role may describe of the registry (ResolvedPackage)
 
 
 @dataclass(frozen=True)
@@ -174,12 +175,13 @@ def custom_model_data(uri: str, partition: pulumi.Output[str]) -> ModelData:
 
 def package_model_data(package: ResolvedPackage, partition: pulumi.Output[str]) -> ModelData:
     """A Model Registry version, as bundle/ops/registry.py resolved it: nothing is uploaded; the role may describe the
-    version and read its archive, the one object its container names."""
-    bucket, key = split_s3_uri(package.model_data_url)
+    version (a group reference: any version of the group) and read its archive (ResolvedPackage.readable_key)."""
+    bucket, key = package.readable_key
     return ModelData(
         url=pulumi.Output.from_input(package.model_data_url),
         readable_arn=pulumi.Output.concat("arn:", partition, f":s3:::{bucket}/{key}"),
         package_arn=package.arn,
+        describable_arn=package.describable_arn,
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,26 @@ class ResolvedPackage:
     image: str
     model_data_url: str
     reference: str  # "group": the group's latest Approved version; "arn": pinned
+
+    @property
+    def describable_arn(self) -> str:
+        """What the execution role may describe. A group reference: every version of the group (its ARN with the
+        version number replaced by `*`), so approving a newer version changes the Model and nothing else; a pinned ARN:
+        that version."""
+        return self.arn.rsplit("/", 1)[0] + "/*" if self.reference == "group" else self.arn
+
+    @property
+    def readable_key(self) -> tuple[str, str]:
+        """(bucket, key pattern) of the archives the execution role may read. A group reference whose archive is laid
+        out as `register` writes it (<prefix>/<group>/<sha256>/model.tar.gz): every archive under <prefix>/<group>/, so a
+        newer version registered the same way needs no new grant; any other layout, or a pinned ARN: that one object
+        (then a newer version changes the role's grant too, as the README says)."""
+        bucket, key = split_s3_uri(self.model_data_url)
+        parts = key.split("/")
+        registered = len(parts) >= 3 and parts[-1] == "model.tar.gz" and re.fullmatch(r"[0-9a-f]{64}", parts[-2]) and parts[-3] == self.group
+        if self.reference == "group" and registered:
+            return bucket, "/".join(parts[:-2]) + "/*"
+        return bucket, key
 
     def output(self) -> dict:
         """The `model_package` stack output."""

@@ -17,7 +17,7 @@ from bundle.names import MODEL_ENVIRONMENT
 from bundle.params.model import InvalidParams
 from bundle.params.rules import validate
 from bundle.params.shapes import Request, check_request
-from model_registry import GROUP, model_registry
+from model_registry import BUCKET as TEAM_BUCKET, GROUP, model_registry
 from tokens import BUCKET, MODEL, ROLE_POLICY
 
 BY_GROUP = {"model_source": "model-package", "model_package": {"group": GROUP}}
@@ -45,9 +45,9 @@ def test_the_model_is_made_from_the_groups_approved_version_by_model_package_nam
     assert "image" not in container and "modelDataUrl" not in container, "AWS refuses Image or ModelDataUrl next to ModelPackageName"
     by_sid = statements(run)
     assert by_sid["DescribeModelPackage"]["Action"] == ["sagemaker:DescribeModelPackage"]
-    assert by_sid["DescribeModelPackage"]["Resource"] == [version["arn"]]
-    archive = version["model_data_url"].removeprefix("s3://")
-    assert by_sid["ReadModelArtifact"]["Resource"] == [f"arn:aws:s3:::{archive}"], "the role reads the version's archive only"
+    group_versions = version["arn"].rsplit("/", 1)[0] + "/*"
+    assert by_sid["DescribeModelPackage"]["Resource"] == [group_versions], "the group's versions, nothing else of the registry"
+    assert by_sid["ReadModelArtifact"]["Resource"] == [f"arn:aws:s3:::{TEAM_BUCKET}/registry/{GROUP}/*"], "the group's archives only"
     assert not run.of_type(BUCKET), "nothing to upload: the registry holds the archive"
     assert run.outputs["model_package"] == {
         "arn": version["arn"], "group": GROUP, "version": 1, "approval_status": "Approved", "image": version["image"],
@@ -66,7 +66,7 @@ def test_the_planned_create_model_request_passes_botocores_shape_and_names_no_im
     assert check_request(Request("sagemaker", "CreateModel", create.params)) == []
 
 
-def test_register_approve_resolve_and_a_newer_approved_version_changes_only_the_model_and_its_grants():
+def test_register_approve_resolve_and_a_newer_approved_version_changes_only_the_model():
     with model_registry() as registry:
         first = registry.register()  # PendingManualApproval
         assert first["approval_status"] == "PendingManualApproval" and first["group_created"]
@@ -89,12 +89,10 @@ def test_register_approve_resolve_and_a_newer_approved_version_changes_only_the_
     old, new = resources(before), resources(after)
     assert set(old) == set(new), "no resource is added or removed"
     changed = {name for name in old if old[name] != new[name]}
-    model, grant = after.one(MODEL).name, after.one(ROLE_POLICY).name
-    assert changed == {model, grant}
+    model = after.one(MODEL).name
+    assert changed == {model}, "the role's grants cover the group's versions: only the Model changes"
     assert new[model]["inputs"]["primaryContainer"]["modelPackageName"] == second["arn"].replace("123456789012", "[account-id]")
     assert {k: v for k, v in new[model]["inputs"].items() if k != "primaryContainer"} == {k: v for k, v in old[model]["inputs"].items() if k != "primaryContainer"}
-    moved = {sid for sid, s in statements(after).items() if statements(before).get(sid) != s}
-    assert moved == {"DescribeModelPackage", "ReadModelArtifact"}, "the role follows the new version and its archive, nothing else"
     assert resources(back) == old and back.outputs["model_package"]["arn"] == first["arn"]
 
 
@@ -105,6 +103,9 @@ def test_a_pinned_arn_deploys_that_version_whatever_is_approved_later():
         run = evaluate(validate(pinned(first["arn"])))
     assert run.one(MODEL).inputs["primaryContainer"]["modelPackageName"] == first["arn"]
     assert run.outputs["model_package"]["reference"] == "arn" and run.outputs["model_package"]["version"] == 1
+    by_sid = statements(run)
+    assert by_sid["DescribeModelPackage"]["Resource"] == [first["arn"]], "a pinned version: that version only"
+    assert by_sid["ReadModelArtifact"]["Resource"] == ["arn:aws:s3:::" + first["model_data_url"].removeprefix("s3://")]
     assert "pins this one version" in run.outputs["operator_guide"]
 
 
