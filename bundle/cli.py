@@ -41,6 +41,8 @@ def cmd_validate(args) -> int:
     primary = params.primary
     sizing = f"serverless {primary.serverless.memory_size_mb} MB" if primary.serverless else primary.instance_type
     source = f"multi-model: {len(params.multi_model.models)} models" if params.is_multi_model else params.model_source
+    if params.model_package is not None:
+        source += f" {params.model_package.field.split('.')[-1]} {params.model_package.group or params.model_package.arn}"
     print(f"{args.file}: valid ({source}, {sizing}, endpoint {params.endpoint_name})")
     return 0
 
@@ -273,6 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, help="also write the steps and the recommendation to this JSON file")
     p.set_defaults(run=cmd_loadtest)
     variants_cli.add_parsers(commands)
+
+    from bundle.ops import registry
+
+    p = commands.add_parser("register", help="put a built POC artifact into a Model Registry group: a new version, PendingManualApproval unless --approve")
+    p.add_argument("--connections", help="act as the aws_authentication role of this connections file (default $BUNDLE_CONNECTIONS_FILE)")
+    registry.add_arguments(p)
 
     # Asynchronous inference and batch transform.
     from bundle.ops import batch, invoke_async

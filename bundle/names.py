@@ -52,6 +52,12 @@ def scaling_policy_name(endpoint_name: str, variant_name: str | None = None) -> 
     return f"{base}-invocations-per-instance"
 
 
+def arn_region(arn: str) -> str:
+    """The region field of an ARN ("" when it has none)."""
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 else ""
+
+
 def split_s3_uri(uri: str) -> tuple[str, str]:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     return bucket, key

@@ -32,6 +32,7 @@ UI_ORDER = [
     "endpoint_name",
     "model_source",
     "custom_model_s3_uri",
+    "model_package",
     "deployment_mode",
     "instance_type",
     "initial_instance_count",

@@ -6,7 +6,8 @@ module that takes the narrow settings it needs:
   modes.py          the mode as a value: what real-time, serverless and async each add (blocks, grants, alarms, scaling)
   fleet.py          the variants, one list (the primary first): a Model per distinct model, the configuration's entries
   storage.py        the bundle's bucket, hardened and kept (it may hold captured data)
-  model.py          a model's data (an uploaded recipe, the user's archive, a multi-model prefix) and the SageMaker Model
+  model.py          a model's data (an uploaded recipe, the user's archive, a Model Registry version, a multi-model
+                    prefix) and the SageMaker Model
   pipeline.py       an inference pipeline: the preprocessing code, and its container before the model's
   capture.py        where captured requests land, and with which key
   async_inference.py  async requests and results: their S3 prefixes, notification topics, the role's grants for them
@@ -37,6 +38,7 @@ from bundle.deploy.metrics import Watched
 from bundle.deploy.model import ModelArtifact, MultiModelPackage
 from bundle.deploy.rollout import endpoint_options, scaling_hook_for
 from bundle.names import BUNDLE_TAG
+from bundle.ops.registry import ResolvedPackage
 from bundle.params.model import Params
 
 COMPONENT_TYPE = "sagemaker-bundle:index:Endpoint"
@@ -52,6 +54,8 @@ class EndpointArgs:
     # Whom the update hook acts as: the provider's credential settings (the stack's aws:* config, or the catalog
     # connection's role). The default follows the ambient credentials.
     identity: ProviderSettings = ProviderSettings()
+    # model_source model-package: the Model Registry version resolved when the stack is planned (bundle/ops/registry.py).
+    package: ResolvedPackage | None = None
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         # Where the models, captured data and the mode's requests live.
         bucket_settings = storage.BucketSettings(p.endpoint_name, p.kms_key_arn, p.delete_bucket_on_destroy)
         self.bucket = storage.create_bucket(bucket_settings, tags, self) if p.needs_bucket else None
-        sources = fleet.Sources(self.bucket, args.recipe_artifacts, args.multi_model, p.endpoint_name, env.partition)
+        sources = fleet.Sources(self.bucket, args.recipe_artifacts, args.multi_model, p.endpoint_name, env.partition, args.package)
         self.model_data = fleet.model_data(p, sources, tags, self)
         self.capture = capture.plan_capture(p.endpoint_name, p.data_capture, p.kms_key_arn, self.bucket_name)
         self.mode.provision(self.bucket_name, tags, self)
@@ -112,6 +116,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         self.execution = iam.create_execution_role(
             iam.RoleGrants(p.endpoint_name, p.kms_key_arn, self.capture.settings.key, p.vpc), pipeline.readable(fleet.readable(self.model_data), self.pipeline), self.capture.prefix,
             env, tags, self, asynchronous=self.mode.role_grants(), batch=pulumi.Output.from_input(vars(self.batch_locations)) if self.batch_locations else None,
+            packages=fleet.packages(self.model_data),
         )  # fmt: skip
         hosting = model.ModelSettings(
             p.endpoint_name, p.enable_network_isolation, p.vpc, tuple(self.mode.model_environment().items()), p.multi_model.cache if p.is_multi_model else None,

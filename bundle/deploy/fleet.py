@@ -20,6 +20,7 @@ import pulumi_aws as aws
 
 from bundle.deploy import model as model_mod
 from bundle.deploy.model import ModelArtifact, ModelData, MultiModelPackage
+from bundle.ops.registry import ResolvedPackage
 from bundle.params.model import Params, Variant
 from bundle.params.variant_models import DEFAULT_RECIPE, resolve_model
 
@@ -43,17 +44,20 @@ class Sources:
     multi_model: MultiModelPackage | None  # a multi-model endpoint's models and handlers
     endpoint_name: str
     partition: pulumi.Output[str]
+    package: ResolvedPackage | None = None  # the Model Registry version a model-package stack serves
 
 
 def model_data(p: Params, sources: Sources, tags: dict, parent: pulumi.Resource) -> dict[str, ModelData]:
-    """Each distinct model's data, by model: a recipe's artifact uploaded once, the user's archive as it is, or a
-    multi-model endpoint's prefix (the primary's one Model serves them all)."""
+    """Each distinct model's data, by model: a recipe's artifact uploaded once, the user's archive as it is, a Model
+    Registry version, or a multi-model endpoint's prefix (the primary's one Model serves them all)."""
     if sources.multi_model is not None:
         return {p.primary.model: model_mod.multi_model_data(sources.bucket, sources.multi_model, sources.partition, tags, parent)}
     found: dict[str, ModelData] = {}
     for model in p.models:
         ref = resolve_model(model)
-        if ref.s3_uri:
+        if ref.package:
+            found[model] = model_mod.package_model_data(sources.package, sources.partition)
+        elif ref.s3_uri:
             found[model] = model_mod.custom_model_data(ref.s3_uri, sources.partition)
         else:
             other = None if ref.recipe == DEFAULT_RECIPE else ref.recipe
@@ -67,6 +71,11 @@ def readable(data: dict[str, ModelData]) -> pulumi.Output:
     if not others:
         return first.readable_arn
     return pulumi.Output.all(*(d.readable_arn for d in data.values())).apply(lambda arns: list(dict.fromkeys(arns)))
+
+
+def packages(data: dict[str, ModelData]) -> list[str]:
+    """What the role may describe of the Model Registry: the versions the Models are made from, or their groups' versions."""
+    return list(dict.fromkeys(d.describable_arn for d in data.values() if d.describable_arn))
 
 
 def models(

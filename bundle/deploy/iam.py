@@ -1,4 +1,5 @@
-"""The endpoint's execution role, least privilege: it reads only the model's data, pulls only the scikit-learn image,
+"""The endpoint's execution role, least privilege: it reads only the model's data (and describes only the Model Registry
+versions it is made from: a pinned version, or a group's), pulls only the scikit-learn image,
 writes only its own log group and SageMaker's metric namespace, and, with data capture, writes only under the
 endpoint's capture prefix; in a VPC, its network interfaces only in the given subnets and security groups."""
 from __future__ import annotations
@@ -38,6 +39,7 @@ def create_execution_role(
     parent: pulumi.Resource,
     asynchronous: pulumi.Output[dict] | None = None,  # async: {"input", "output", "failure", "topics"}
     batch: pulumi.Output[dict] | None = None,  # batch_transform.enabled: {"input", "output"}
+    packages: list[str] | None = None,  # model_source model-package: the versions (or a group's versions) the role may describe
 ) -> ExecutionRole:
     child = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(
@@ -56,6 +58,7 @@ def create_execution_role(
         capture=capture_prefix,
         **({"asynchronous": asynchronous} if asynchronous is not None else {}),
         **({"batch": batch} if batch is not None else {}),
+        **({"packages": packages} if packages else {}),
     ).apply(lambda v: json.dumps(execution_policy(grants, **v), sort_keys=True))
     policy = aws.iam.RolePolicy(logical_name(grants.endpoint_name, "execution", limit=128), role=role.id, policy=document, opts=child)
     return ExecutionRole(role, policy)
@@ -71,6 +74,7 @@ def execution_policy(
     capture: str | None = None,
     asynchronous: dict | None = None,
     batch: dict | None = None,
+    packages: list[str] | None = None,
 ) -> dict:
     """The endpoint role's only permissions: read the model, pull the image, write its logs and metrics and,
     with data capture, write objects under `capture` (s3://bucket/prefix/<endpoint>/) only; with async inference, read
@@ -102,6 +106,9 @@ def execution_policy(
             "Condition": {"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/Endpoints"}},
         },
     ]
+    if packages:
+        # The Model Registry version the Model is made from (its archive is in ReadModelArtifact).
+        statements.append({"Sid": "DescribeModelPackage", "Effect": "Allow", "Action": ["sagemaker:DescribeModelPackage"], "Resource": list(packages)})
     if grants.kms_key_arn:
         statements.append(
             {"Sid": "UseBundleKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:DescribeKey"], "Resource": [grants.kms_key_arn]}

@@ -1,5 +1,10 @@
-"""The SageMaker Model: where its data comes from (the POC artifact uploaded under a content-addressed key, or the
-user's own archive), the prebuilt scikit-learn image, and the environment that points the image at the shipped code.
+"""The SageMaker Model: where its data comes from (the POC artifact uploaded under a content-addressed key, the
+user's own archive, or a Model Registry version), the prebuilt scikit-learn image, and the environment that points the
+image at the shipped code.
+
+A Model Registry version (model_source model-package) is named by ModelPackageName: SageMaker takes the image and the
+archive from the version, so the container gives neither Image nor ModelDataUrl (AWS refuses both together); it keeps
+the bundle's environment, which points the image at the handlers inside the archive.
 
 A multi-model endpoint (Mode MultiModel) serves every archive under one S3 prefix of the bundle's bucket,
 `multi-model/models/`, by the name a request gives as TargetModel. The stack puts there, each under a
@@ -20,6 +25,7 @@ import pulumi_aws as aws
 from bundle.deploy import pipeline
 from bundle.deploy.storage import STABLE_PREFIX, BundleBucket
 from bundle.names import MODEL_ENVIRONMENT, logical_name, split_s3_uri
+from bundle.ops.registry import ResolvedPackage
 from bundle.params.model import Vpc
 
 MULTI_MODEL_PREFIX = "multi-model/models/"
@@ -48,6 +54,8 @@ class ModelData:
     readable_arn: pulumi.Output  # the S3 resource(s) the execution role may read: an ARN, or a list of them
     hosted: list[dict] = field(default_factory=list)  # a multi-model endpoint's models: target_model, source, sha256
     code_url: pulumi.Output[str] | None = None  # a multi-model endpoint's SAGEMAKER_SUBMIT_DIRECTORY
+    package_arn: str | None = None  # a Model Registry version's ARN: the Model's ModelPackageName
+    describable_arn: str | None = None  # what the execution role may describe of the registry (ResolvedPackage)
 
 
 @dataclass(frozen=True)
@@ -166,6 +174,18 @@ def custom_model_data(uri: str, partition: pulumi.Output[str]) -> ModelData:
     return ModelData(url=pulumi.Output.from_input(uri), readable_arn=pulumi.Output.concat("arn:", partition, f":s3:::{custom_bucket}/{custom_key}"))
 
 
+def package_model_data(package: ResolvedPackage, partition: pulumi.Output[str]) -> ModelData:
+    """A Model Registry version, as bundle/ops/registry.py resolved it: nothing is uploaded; the role may describe the
+    version (a group reference: any version of the group) and read its archive (ResolvedPackage.readable_key)."""
+    bucket, key = package.readable_key
+    return ModelData(
+        url=pulumi.Output.from_input(package.model_data_url),
+        readable_arn=pulumi.Output.concat("arn:", partition, f":s3:::{bucket}/{key}"),
+        package_arn=package.arn,
+        describable_arn=package.describable_arn,
+    )
+
+
 @dataclass(frozen=True)
 class ModelSettings:
     endpoint_name: str
@@ -207,6 +227,10 @@ def create_model(
             model_data_url=data.url,
             multi_model_config=aws.sagemaker.ModelPrimaryContainerMultiModelConfigArgs(model_cache_setting=settings.multi_model_cache),
             environment=multi_model_environment(data.code_url, region),
+        )
+    elif data.package_arn is not None:
+        container = aws.sagemaker.ModelPrimaryContainerArgs(
+            model_package_name=data.package_arn, environment={**MODEL_ENVIRONMENT, **dict(settings.extra_environment)}
         )
     else:
         container = aws.sagemaker.ModelPrimaryContainerArgs(

@@ -14,10 +14,11 @@ from bundle.deploy.model import ModelArtifact
 from bundle.deploy.redact import alarm_email_output, public_params
 from bundle.deploy.rollout import deployment_summary
 from bundle.names import log_group_name, scaling_resource_id
+from bundle.ops.registry import ResolvedPackage
 from bundle.params.model import Params
 
 
-def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelArtifact | None) -> dict[str, Any]:
+def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelArtifact | None, package: ResolvedPackage | None = None) -> dict[str, Any]:
     primary, watch, front = params.primary, endpoint.observability, (endpoint.api.outputs(params.api) if endpoint.api else None)
     outputs = {
         # The catalog's artifact, as schemas/artifacts/endpoint.schema.json specifies it (validated before export).
@@ -30,6 +31,8 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
         "bucket": endpoint.bucket_name,
         "model_data_url": endpoint.primary_data.url,
         "artifact_sha256": artifact.sha256 if artifact else None,
+        # model_source model-package: the Model Registry version deployed (resolved when the stack was planned).
+        **({"model_package": package.output()} if package else {}),
         "image_uri": endpoint.image_uri,
         "log_group": log_group_name(params.endpoint_name),
         "autoscaling": autoscaling_output(params),

@@ -1,4 +1,5 @@
-"""The stack, in the one order parameters flow: validated params -> artifact -> component -> outputs.
+"""The stack, in the one order parameters flow: validated params -> artifact (or the Model Registry version) ->
+component -> outputs.
 
 `pulumi up` runs `main()` (via __main__.py); the offline plan and the tests run `define_stack()`
 under Pulumi's mock runtime. Both are the same code.
@@ -19,10 +20,12 @@ from bundle.params.aws_limits import check_stack_region
 from bundle.errors import BundleError
 from bundle.guide.render import guide_context, render
 from bundle.deploy.component import EndpointArgs, SageMakerEndpoint
-from bundle.deploy.hook_identity import ProviderSettings
+from bundle.deploy.hook_identity import ProviderSettings, provider_session
 from bundle.deploy.model import HostedArchive, ModelArtifact, MultiModelPackage
 from bundle.deploy.outputs import stack_outputs
 from bundle.deploy.pipeline import PreprocessingCode
+from bundle.ops import registry
+from bundle.ops.client import standard_retries
 from bundle.params.model import Params
 
 
@@ -47,6 +50,20 @@ def preprocessing_code(params: Params) -> PreprocessingCode:
     return PreprocessingCode(str(built.path), built.sha256, built.key, built.unit)
 
 
+def model_package(params: Params, identity: ProviderSettings) -> registry.ResolvedPackage | None:
+    """model_source model-package: the version to deploy, asked of the Model Registry now, as the provider's identity
+    (the stack's aws:* settings, or the connection's role), in the stack's region."""
+    if params.model_package is None:
+        return None
+    region = identity.region or bundle_aws.default_region()
+    if not region:
+        raise BundleError(f"{params.model_package.field}: finding the model package version needs the stack's region: pulumi config set aws:region <region>")
+    session = provider_session(identity, region)
+    local = bundle_aws.LOCAL_CREDENTIALS if session.get_credentials() is None and bundle_aws.points_at_emulator() else {}
+    client = session.client("sagemaker", region_name=region, config=standard_retries(), **local)
+    return registry.resolve(client, params.model_package, region, params.serving_image_version)
+
+
 def define_stack(params: Params, connections: Connections | None = None) -> dict[str, Any]:
     """With an aws_authentication connection, the component's provider and every boto3 client of this
     process (the update hook) assume its role."""
@@ -62,12 +79,13 @@ def define_stack(params: Params, connections: Connections | None = None) -> dict
     preprocessing = preprocessing_code(params) if params.preprocessing.enabled else None
     # The update hook acts as the provider does: the stack's aws:* credential settings, or the connection's role.
     identity = ProviderSettings.from_config(pulumi.Config("aws").get).with_role(role)
+    version = model_package(params, identity)
     endpoint = SageMakerEndpoint(
         params.endpoint_name,
-        EndpointArgs(params=params, recipe_artifacts=recipes, multi_model=package, preprocessing=preprocessing, identity=identity),
+        EndpointArgs(params=params, recipe_artifacts=recipes, multi_model=package, preprocessing=preprocessing, identity=identity, package=version),
         opts=opts,
     )
-    outputs = stack_outputs(params, endpoint, artifact)
+    outputs = stack_outputs(params, endpoint, artifact, version)
     # The guide is rendered from the real outputs once AWS knows them (strictly: a missing value fails the update).
     public = {k: v for k, v in outputs.items() if k != "alarm_email"}  # a secret input would make the guide secret
     guide = pulumi.Output.from_input(public).apply(lambda resolved: render(guide_context(params, resolved)))

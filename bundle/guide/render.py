@@ -11,7 +11,7 @@ Context (the catalog's names, plus what only the stack knows):
   artifacts.endpoint     {endpoint_name, endpoint_arn, region, model_name}  (the catalog's artifact)
   resources.endpoint     the same, under the catalog's newer name
   stack                  every stack output (config name, log group, autoscaling, ...)
-  guide                  booleans for sections mustache cannot compute (poc_model, custom_model, ...)
+  guide                  booleans for sections mustache cannot compute (poc_model, custom_model, model_package, ...)
 """
 from __future__ import annotations
 
@@ -44,9 +44,14 @@ def guide_flags(params: Params, outputs: dict) -> dict[str, Any]:
     deployment = outputs.get("deployment") or {}
     strategy = deployment.get("strategy")
     multi_model = bool(outputs.get("multi_model"))
+    package = outputs.get("model_package") or {}
     return {
         "poc_model": params.builds_poc_model,
         "custom_model": params.model_source == "custom-s3" and not multi_model,
+        # model_source model-package: the Model Registry version (a group's latest Approved, or a pinned ARN).
+        "model_package": bool(package),
+        "model_package_group": package.get("reference") == "group",
+        "model_package_pinned": package.get("reference") == "arn",
         "multi_model": multi_model,
         "single_model": not multi_model,
         "realtime": not serverless,
@@ -102,6 +107,7 @@ def guide_values(params: Params, outputs: dict) -> dict[str, Any]:
     api = outputs.get("api") or {}
     invoke_policy = (outputs.get("endpoint") or {}).get("invoke_policy")
     return {
+        "model_package_label": model_package_label(outputs.get("model_package")),
         # The manual rollback's timing: every baking period and the termination wait of one rollout.
         "rollout_wait_seconds": params.deployment.total_wait_seconds,
         "rollout_blue_green_instances": (params.primary.initial_instance_count or 0) * 2,
@@ -124,6 +130,14 @@ def _rolling_values(params: Params) -> dict[str, Any]:
         "rollback_batch": f"{describe(back)} at a time" if back else "all at once",
         "rollout_extra_instances": max(1, math.floor(rolling.batch.instances(rolling.fleet))),
     }
+
+
+def model_package_label(package: dict | None) -> str:
+    """'version 3 of group iris-classifier, Approved' (an unversioned package has no group or version)."""
+    if not package:
+        return ""
+    where = f"version {package['version']} of group {package['group']}" if package.get("version") else "an unversioned model package"
+    return f"{where}, {package['approval_status'] or 'no approval status'}"
 
 
 def api_flags(outputs: dict) -> dict[str, bool]:

@@ -187,6 +187,8 @@ class EmulatedDeployment:
             s3.create_bucket(Bucket=bucket)
             s3.put_object(Bucket=bucket, Key=key, Body=self.artifact.read_bytes())
             planned_buckets.add(bucket)
+        if out.get("model_package"):  # the Model Registry version the stack was planned with, and its archive
+            self._registry_version(s3, out["model_package"], planned_buckets)
         for url in self._variant_archives():  # A/B and shadow variants' own archives (s3:// models)
             bucket, key = split_s3_uri(url)
             if bucket not in planned_buckets:
@@ -215,6 +217,30 @@ class EmulatedDeployment:
         places += list((out.get("batch_transform") or {}).values())
         for bucket in {split_s3_uri(uri)[0] for uri in places} - planned_buckets:
             s3.create_bucket(Bucket=bucket)
+
+    def _registry_version(self, s3, package: dict, planned_buckets: set) -> None:
+        """The version the outputs name, as the team that trained it registered it: its group, the version with the
+        outputs' image and archive (the artifact served here stands in for the archive), and its approval status. moto
+        numbers a group's versions from 1, so only a plan of version 1 (or of an unversioned package) is replayed."""
+        from bundle.names import MODEL_ENVIRONMENT
+
+        if package.get("version") not in (None, 1):
+            raise BundleError(
+                f"the emulator replays the registry with the deployed version as its first, but the plan deployed version {package['version']} of {package['group']}"
+            )
+        bucket, key = split_s3_uri(package["model_data_url"])
+        if bucket not in planned_buckets:
+            s3.create_bucket(Bucket=bucket)
+            planned_buckets.add(bucket)
+        s3.put_object(Bucket=bucket, Key=key, Body=self.artifact.read_bytes())
+        sagemaker = self.client("sagemaker")
+        container = {"Image": package["image"], "ModelDataUrl": package["model_data_url"], "Environment": dict(MODEL_ENVIRONMENT)}
+        where = {"ModelPackageGroupName": package["group"]} if package.get("group") else {"ModelPackageName": package["arn"].rsplit("/", 1)[-1]}
+        if package.get("group"):
+            sagemaker.create_model_package_group(ModelPackageGroupName=package["group"])
+        arn = sagemaker.create_model_package(**where, InferenceSpecification={"Containers": [container]}, ModelApprovalStatus=package["approval_status"])["ModelPackageArn"]
+        if arn != package["arn"]:
+            raise BundleError(f"the emulator's registry named the version {arn}, the plan deployed {package['arn']}")
 
     def _what_sagemaker_writes(self, s3, variant: str) -> None:
         """What SageMaker itself writes once the endpoint serves: log lines, a metric, captured data."""

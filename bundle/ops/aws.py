@@ -83,7 +83,7 @@ def client(
     if endpoint_url:
         kwargs["endpoint_url"] = endpoint_url
     session = session_for(region, profile)
-    if (endpoint_url or _points_at_emulator()) and session.get_credentials() is None:
+    if (endpoint_url or points_at_emulator()) and session.get_credentials() is None:
         kwargs.update(LOCAL_CREDENTIALS)
     return session.client(service, **kwargs)
 
@@ -137,7 +137,7 @@ def assume_role_session(base: boto3.Session, role: AssumedRole, region: str) -> 
     """A session on `role`, assumed with `base`'s credentials: botocore's fetcher and refreshable credentials."""
     sts = {"region_name": region, "config": standard_retries()}
     source = base.get_credentials()
-    if source is None and _points_at_emulator():
+    if source is None and points_at_emulator():
         source = Credentials(LOCAL_CREDENTIALS["aws_access_key_id"], LOCAL_CREDENTIALS["aws_secret_access_key"])
     if source is None:
         raise BundleError(f"cannot assume the role {role.arn}: no AWS credentials to assume it with")
@@ -179,5 +179,6 @@ class _Fixed(CredentialProvider):
         return self._credentials
 
 
-def _points_at_emulator() -> bool:
+def points_at_emulator() -> bool:
+    """AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_<SERVICE> is set: boto3 talks to an emulator (or the local endpoint)."""
     return any(k.startswith("AWS_ENDPOINT_URL") for k in os.environ)

@@ -4,8 +4,8 @@ checked against botocore's service models (bundle/params/shapes.py), and the rul
 Nothing is copied from the API reference by hand: a new botocore brings AWS's current limits. A few limits AWS
 documents are in no service model; they are rules of their own here, each with its source: non-finite numbers (JSON
 has none, but Python's parser accepts NaN), S3's 10 tags per object, S3's reserved bucket-name prefixes and suffixes,
-the region (botocore's partition data), the region of KMS keys and SNS topics (they must be the stack's), and the
-image versions the POC model can be packaged for.
+the region (botocore's partition data), the region of KMS keys, SNS topics and a model package (they must be the
+stack's), and the image versions the POC model can be packaged for.
 """
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def other_rules(d: dict) -> list[tuple[str, str]]:
 
 
 def region_rules(d: dict, region: str, region_source: str = "aws:region") -> list[tuple[str, str]]:
-    """The stack's region must be a region, and the KMS keys and SNS topic must be in it."""
+    """The stack's region must be a region, and the KMS keys, SNS topics and a model package ARN must be in it."""
     if region not in known_regions():
         return [(region_source, f"{region!r} is not a region botocore knows for SageMaker (e.g. us-east-1, eu-west-1)")]
     problems = []
@@ -110,6 +110,9 @@ def region_rules(d: dict, region: str, region_source: str = "aws:region") -> lis
     asynchronous = d.get("async_inference") or {}
     arns = [("kms_key_arn", d.get("kms_key_arn")), ("data_capture.kms_key_arn", capture.get("kms_key_arn")), ("alarms.topic_arn", (d.get("alarms") or {}).get("topic_arn"))]
     arns += [(f"async_inference.{f}", asynchronous.get(f)) for f in ("success_topic_arn", "error_topic_arn")]
+    if d.get("model_source") == "model-package":  # a version, or a group given by ARN: SageMaker needs it in the stack's region
+        package = d.get("model_package") or {}
+        arns += [(f"model_package.{f}", package.get(f)) for f in ("arn", "group") if str(package.get(f) or "").startswith("arn:")]
     for field, arn in arns:
         if arn and arn_region(arn) != region:
             problems.append((field, f"is in region {arn_region(arn) or '(none)'} but the stack deploys to {region}: AWS needs it in the stack's region"))

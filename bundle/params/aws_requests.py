@@ -14,6 +14,7 @@ from bundle.names import (
     BUNDLE_TAG,
     PIPELINE_STAGES,
     PREPROCESSING_ENVIRONMENT,
+    arn_region,
     SCALABLE_DIMENSION,
     alarm_names,
     alarm_topic_name,
@@ -67,11 +68,6 @@ def _multi_model_requests(d: dict, multi: dict, bundle_bucket: str, endpoint: Fr
     return requests
 
 
-def arn_region(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 3 else ""
-
-
 def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws") -> list[Request]:
     """The API requests `pulumi up` makes for the params document `d` (validated, defaults filled)."""
     endpoint = From(d["endpoint_name"], "endpoint_name")
@@ -97,6 +93,9 @@ def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws")
         model_url = From(d["custom_model_s3_uri"], "custom_model_s3_uri")
     tags = _tag_list(d)
     requests: list[Request] = []
+    package = d.get("model_package") if d["model_source"] == "model-package" else None
+    if package:
+        requests += _registry_requests(package)
 
     # --- S3: the bundle's bucket and the artifact ---
     if needs_bucket:
@@ -147,10 +146,17 @@ def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws")
     )
 
     # --- SageMaker: model, endpoint configuration, endpoint ---
+    # AWS's rule, in no service model: a container naming a model package takes its image and data from the package,
+    # so it must not also give Image or ModelDataUrl.
+    container = (
+        {"ModelPackageName": _package_version_arn(package, region, partition), "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}}
+        if package
+        else {"Image": image, "ModelDataUrl": model_url, "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}}
+    )
     model = {
         "ModelName": model_name,
         "ExecutionRoleArn": role_arn,
-        "PrimaryContainer": {"Image": image, "ModelDataUrl": model_url, "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}},
+        "PrimaryContainer": container,
         "EnableNetworkIsolation": bool(d.get("enable_network_isolation", False)),
         "Tags": tags,
     }
@@ -343,6 +349,36 @@ def _rolling_update(rollout: dict) -> dict:
             "Value": From(r["rollback_batch_size"], "deployment.rolling.rollback_batch_size"),
         }
     return {"RollingUpdatePolicy": policy}
+
+
+def _registry_requests(package: dict) -> list[Request]:
+    """What the plan asks the Model Registry (bundle/ops/registry.py), and the guide's rollback of the deployed version."""
+    if package["group"]:
+        group = From(package["group"], "model_package.group")
+        return [
+            Request("sagemaker", "DescribeModelPackageGroup", {"ModelPackageGroupName": group}),
+            Request(
+                "sagemaker",
+                "ListModelPackages",
+                {"ModelPackageGroupName": group, "ModelApprovalStatus": "Approved", "SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": 1},
+            ),
+        ]
+    arn = From(package["arn"], "model_package.arn")
+    return [
+        Request("sagemaker", "DescribeModelPackage", {"ModelPackageName": arn}),
+        # The guide's way back from a bad version: reject it (`aws sagemaker update-model-package`), which takes an ARN.
+        Request("sagemaker", "UpdateModelPackage", {"ModelPackageArn": arn, "ModelApprovalStatus": "Rejected"}),
+    ]
+
+
+def _package_version_arn(package: dict, region: str, partition: str) -> From:
+    """CreateModel's ModelPackageName: the pinned ARN, or a version of the group at its longest (a 9-digit version)."""
+    if package["arn"]:
+        return From(package["arn"], "model_package.arn")
+    group = package["group"]
+    if group.startswith("arn:"):
+        return From(group.replace(":model-package-group/", ":model-package/", 1) + "/" + "9" * 9, "model_package.group")
+    return From(f"arn:{partition}:sagemaker:{region}:{ACCOUNT}:model-package/{group}/{'9' * 9}", "model_package.group")
 
 
 def _sized_variant(v: dict, where: str, model_name: From) -> dict:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bundle.errors import InvalidInputs, Problem
 from bundle.params.schema import ASYNC, SERVERLESS
+from bundle.params.variant_models import MODEL_PACKAGE_PREFIX
 
 
 class InvalidParams(InvalidInputs):
@@ -235,6 +236,25 @@ PREPROCESSING_OFF = Preprocessing(False, "cm")
 
 
 @dataclass(frozen=True)
+class ModelPackageRef:
+    """model_source model-package: a group (its latest Approved version, looked up when the stack is planned) or one
+    version's ARN. Which version that is, is AWS's answer (bundle/ops/registry.py), not a param."""
+
+    group: str  # "" when arn is given
+    arn: str  # "" when group is given
+
+    @property
+    def field(self) -> str:
+        """The params field the reference is given in: what a refusal names."""
+        return "model_package.group" if self.group else "model_package.arn"
+
+    @property
+    def text(self) -> str:
+        """The reference as a variant's model names it: `model-package:group/<name>` or `model-package:<arn>`."""
+        return MODEL_PACKAGE_PREFIX + (f"group/{self.group}" if self.group else self.arn)
+
+
+@dataclass(frozen=True)
 class Params:
     endpoint_name: str
     deployment_mode: str  # realtime | serverless | async
@@ -256,6 +276,7 @@ class Params:
     api: Api = API_OFF  # the REST front; off unless the params set api.enabled
     multi_model: MultiModel = MULTI_MODEL_OFF  # enabled is False when serverless
     preprocessing: Preprocessing = PREPROCESSING_OFF  # a preprocessing container before the model (realtime, async)
+    model_package: ModelPackageRef | None = None  # model_source model-package only
 
     @property
     def is_multi_model(self) -> bool:

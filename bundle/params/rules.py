@@ -24,6 +24,7 @@ from bundle.params.model import (
     DataCapture,
     Deployment,
     InvalidParams,
+    ModelPackageRef,
     MultiModel,
     PREPROCESSING_OFF,
     Params,
@@ -110,6 +111,7 @@ def cross_field_problems(document: dict) -> list[Problem]:
     problems: list[Problem] = []
     problems += _rollout_problems(document)
     problems += rolling_rules.rolling_problems(document)
+    problems += _model_package_problems(document)
     problems += _multi_model_problems(document)
     problems += _preprocessing_problems(document)
     problems += variant_rules.variant_problems(document) + variant_rules.shadow_problems(document)
@@ -172,6 +174,27 @@ def _api_problems(api) -> list[Problem]:
             )
         ]
     return []
+def _model_package_problems(document: dict) -> list[Problem]:
+    """model_source model-package names one version: a group (its latest Approved) or an ARN, exactly one of them."""
+    if document.get("model_source") != "model-package":
+        return []
+    package = document.get("model_package")
+    if not isinstance(package, dict):
+        return [
+            Problem(
+                "model_package",
+                "model_source model-package needs model_package: {\"group\": NAME} (the group's latest Approved version) or "
+                "{\"arn\": ARN} (one version)",
+            )
+        ]
+    group, arn = package.get("group"), package.get("arn")
+    if group and arn:
+        return [Problem("model_package.arn", "give model_package.group (its latest Approved version) or model_package.arn (one version), not both")]
+    if not group and not arn:
+        return [Problem("model_package", "give model_package.group (the group's latest Approved version) or model_package.arn (one version)")]
+    return []
+
+
 def _multi_model_problems(document: dict) -> list[Problem]:
     """What AWS refuses with a multi-model endpoint, and what this bundle's multi-model endpoint needs."""
     multi = document.get("multi_model")
@@ -190,7 +213,7 @@ def _multi_model_problems(document: dict) -> list[Problem]:
         problems.append(
             Problem("data_capture.enabled", "AWS does not support data capture (nor Model Monitor) on multi-model endpoints: set data_capture.enabled to false, or multi_model.enabled to false")
         )
-    if document.get("model_source") == "custom-s3":
+    if document.get("model_source") in ("custom-s3", "model-package"):
         problems.append(
             Problem(
                 "model_source",
@@ -226,6 +249,14 @@ def _preprocessing_problems(document: dict) -> list[Problem]:
                 "multi_model.enabled",
                 f"{both} multi_model.enabled true: SageMaker's multi-model hosting runs one container (Mode MultiModel), "
                 "so there is no place for a preprocessing container before it; set one of them to false",
+            )
+        )
+    if document.get("model_source") == "model-package":
+        problems.append(
+            Problem(
+                "model_source",
+                f"{both} model_source model-package: a Model Registry version brings its own container (ModelPackageName), "
+                "which this bundle does not put behind a preprocessing container; use another model_source, or set preprocessing.enabled to false",
             )
         )
     if document.get("variants"):
@@ -356,13 +387,20 @@ def validate(raw: Any, source: str = "params") -> Params:
         multi_model=_multi_model(d.get("multi_model"), off),
         api=_api(d.get("api")),
         preprocessing=Preprocessing(**d["preprocessing"]) if d.get("preprocessing") else PREPROCESSING_OFF,
+        model_package=_model_package(d),
     )
 
 
 def _variants(d: dict, off: dict) -> tuple[Variant, ...]:
     """The endpoint's variants, one type: the flat params are the primary's short form, then `variants`, then the shadow."""
     serverless = d["deployment_mode"] == SERVERLESS
-    primary_model = DEFAULT_RECIPE if d["model_source"] == "poc-sklearn" and not (d.get("multi_model") or {}).get("enabled") else d["custom_model_s3_uri"]
+    package = _model_package(d)
+    if package is not None:
+        primary_model = package.text
+    elif d["model_source"] == "poc-sklearn" and not (d.get("multi_model") or {}).get("enabled"):
+        primary_model = DEFAULT_RECIPE
+    else:
+        primary_model = d["custom_model_s3_uri"]
     primary = Variant(
         d["variant_name"],
         primary_model,
@@ -401,6 +439,12 @@ def _api(document: dict | None) -> Api:
         throttle=ApiThrottle(**document["throttle"]),
         quota_per_day=document["quota_per_day"],
     )
+
+
+def _model_package(d: dict) -> ModelPackageRef | None:
+    if d["model_source"] != "model-package":
+        return None
+    return ModelPackageRef(group=d["model_package"]["group"], arn=d["model_package"]["arn"])
 
 
 def _multi_model(settings: dict | None, off: dict) -> MultiModel:

@@ -21,6 +21,7 @@ from bundle.params.rules import validate
 from bundle.local.multi_model import java_problem
 from bundle.local.plan import evaluate
 from conftest import REPO
+from model_registry import GROUP, model_registry
 
 SCENARIOS = {
     "poc-autoscaling": {},
@@ -56,6 +57,7 @@ SCENARIOS = {
     "api-direct-iam": {"api": {"enabled": True}},
     "api-lambda-key": {"api": {"enabled": True, "integration": "lambda", "auth": "api_key", "quota_per_day": 1000}},
     "pipeline-mm-batch": {"endpoint_name": "iris-pipeline", "preprocessing": {"enabled": True, "unit": "mm"}, "batch_transform": {"enabled": True}},
+    "model-package": {"model_source": "model-package", "model_package": {"group": GROUP}, "autoscaling": {"enabled": False}},
     "multi-model": {
         "endpoint_name": "iris-models",
         "enable_network_isolation": False,
@@ -70,7 +72,12 @@ class _Rendered(dict):
 
     def __missing__(self, name):
         params = validate(SCENARIOS[name])
-        PLANS[name] = evaluate(params)
+        if params.model_package is not None:  # planned against a registry holding one Approved version
+            with model_registry() as registry:
+                registry.register(approve=True)
+                PLANS[name] = evaluate(params)
+        else:
+            PLANS[name] = evaluate(params)
         outputs = PLANS[name].outputs
         self[name] = (params, outputs, render(guide_context(params, outputs)))
         return self[name]
@@ -195,6 +202,17 @@ def test_the_multi_model_section_names_every_model_and_the_single_model_one_is_g
     assert "Understanding the POC Model" not in multi and "Your Model" not in multi
     assert "multi-model" not in default.lower() and "TargetModel" not in default
     assert "--target-model " + outputs["multi_model"]["models"][0]["target_model"] in multi  # the load test
+
+
+def test_the_model_registry_section_names_the_deployed_version_and_how_to_move_it():
+    _, outputs, guide = RENDERED["model-package"]
+    _, _, default = RENDERED["poc-autoscaling"]
+    package = outputs["model_package"]
+    assert "## Your Model, from the Model Registry" in guide and "Model Registry" not in default
+    assert f"| Model package | `{package['arn']}` (version 1 of group {GROUP}, Approved) |" in guide
+    assert f"--model-package-group-name {GROUP}" in guide and "--model-approval-status Rejected" in guide
+    assert f"python -m bundle register --group {GROUP}" in guide
+    assert "Understanding the POC Model" not in guide and "## Your Model\n" not in guide
 
 
 def test_log_group_and_metric_dimensions_match_the_deployment():

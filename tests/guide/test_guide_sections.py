@@ -13,11 +13,14 @@ from bundle.guide.blocks import code_blocks
 from bundle.guide.render import guide_context, guide_flags, render
 from bundle.local.plan import evaluate
 from bundle.params.rules import validate
+from model_registry import GROUP, model_registry
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:ml-alarms"
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 VPC = {"subnet_ids": ["subnet-0a1b2c3d", "subnet-0e1f2a3b"], "security_group_ids": ["sg-0a1b2c3d"]}
 CUSTOM = {"model_source": "custom-s3", "custom_model_s3_uri": "s3://team-models/iris/v2/model.tar.gz"}
+# moto numbers a group's versions from 1 and names them after the group, in its default account.
+FIRST_VERSION = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/1"
 
 COMBINATIONS = {
     "defaults": {},
@@ -63,12 +66,24 @@ COMBINATIONS = {
     "api-direct-iam": {"api": {"enabled": True}},
     "api-lambda-key-quota": {"api": {"enabled": True, "integration": "lambda", "auth": "api_key", "quota_per_day": 1000}},
     "api-direct-key-serverless": {"deployment_mode": "serverless", "api": {"enabled": True, "auth": "api_key"}},
+    "model-package-group-async": {"model_source": "model-package", "model_package": {"group": GROUP}, "deployment_mode": "async"},
+    "model-package-pinned-shadow": {
+        "model_source": "model-package",
+        "model_package": {"arn": FIRST_VERSION},
+        "data_capture": {"enabled": True},
+        "shadow": {"enabled": True, "model": "logistic-regression"},
+    },
 }
 
 
 def flags_and_guide(raw: dict) -> tuple[dict, str]:
     params = validate(raw)
-    outputs = evaluate(params).outputs
+    if params.model_package is not None:  # planned against a registry holding one Approved version
+        with model_registry() as registry:
+            registry.register(approve=True)
+            outputs = evaluate(params).outputs
+    else:
+        outputs = evaluate(params).outputs
     return guide_flags(params, outputs), render(guide_context(params, outputs))
 
 

@@ -56,7 +56,7 @@ def test_defaults_come_from_the_schema():
         ({"endpoint_name": "x" * 64}, "endpoint_name", "1-63 characters"),
         ({"variant_name": "all traffic"}, "variant_name", "variant names"),
         ({"instance_type": "ml.p9.huge"}, "instance_type", "not an instance type AWS offers"),
-        ({"model_source": "huggingface"}, "model_source", 'must be one of ["poc-sklearn", "custom-s3"] (got "huggingface")'),
+        ({"model_source": "huggingface"}, "model_source", 'must be one of ["poc-sklearn", "custom-s3", "model-package"] (got "huggingface")'),
         ({"kms_key_arn": "alias/mine"}, "kms_key_arn", "KMS key ARN"),
         ({"vpc": {"subnet_ids": ["subnet-0123abcd"]}}, "vpc.security_group_ids", "both subnet_ids and security_group_ids"),
         ({"vpc": {"subnet_ids": ["subnet-0123abcd"], "security_group_ids": ["default"]}}, "vpc.security_group_ids.0", "does not match"),

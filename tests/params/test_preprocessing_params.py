@@ -46,10 +46,11 @@ def test_it_composes_with_async_batch_transform_and_rolling_updates(raw):
         ({"multi_model": {"enabled": True}, "preprocessing": {"enabled": True}}, "multi_model.enabled", "preprocessing.enabled true conflicts with multi_model.enabled true"),
         ({"shadow": {"enabled": True}, "preprocessing": {"enabled": True}}, "shadow.enabled", "preprocessing.enabled true conflicts with shadow.enabled true"),
         ({"variants": [{"name": "b", "model": "logistic-regression"}], "preprocessing": {"enabled": True}}, "variants", "preprocessing.enabled true conflicts with variants"),
+        ({"model_source": "model-package", "model_package": {"group": "iris"}, "preprocessing": {"enabled": True}}, "model_source", "conflicts with model_source model-package"),
         ({"preprocessing": {"enabled": True, "unit": "inch"}}, "preprocessing.unit", 'must be one of ["cm", "mm"]'),
         ({"preprocessing": {"unit": "mm"}}, "preprocessing.unit", "applies only with preprocessing.enabled true"),
     ],
-    ids=["serverless", "multi-model", "shadow", "variants", "unknown-unit", "unit-without-enabled"],
+    ids=["serverless", "multi-model", "shadow", "variants", "model-package", "unknown-unit", "unit-without-enabled"],
 )
 def test_each_conflict_is_refused_naming_its_fields(raw, path, words):
     found = messages(raw)
