@@ -60,3 +60,12 @@ def test_code_that_runs_in_the_serving_image_imports_nothing_from_bundle(path):
     imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
     imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     assert not [m for m in imported if m == "bundle" or m.startswith("bundle.")]
+
+
+def test_no_two_test_modules_share_a_basename():
+    """The test folders are not packages, so pytest imports each module by its basename: a second module of the same
+    name is an import error for the whole run."""
+    names: dict[str, list[str]] = {}
+    for path in (REPO / "tests").rglob("test_*.py"):
+        names.setdefault(path.name, []).append(str(path.relative_to(REPO)))
+    assert {n: p for n, p in names.items() if len(p) > 1} == {}
