@@ -5,6 +5,7 @@ Only a value the user set explicitly can conflict, and the rules then name both 
 - multi_model.enabled: enable_network_isolation defaults to false (the image downloads the handlers from S3 when a
   multi-model container starts, which isolation forbids);
 - shadow.enabled: data_capture.enabled defaults to true (a shadow test compares both variants' captured predictions);
+- monitoring.enabled: data_capture.enabled defaults to true (accuracy and drift are computed from captured data);
 - a serverless endpoint has no network isolation and no data capture: saying so (`enable_network_isolation: false`,
   `data_capture: {"enabled": false}`) is no conflict, and the key is dropped as if it were left out.
 """
@@ -27,6 +28,10 @@ def follow_features(raw: dict, default_mode: str) -> dict:
     if _enabled(document, "multi_model"):
         document.setdefault("enable_network_isolation", False)
     if _enabled(document, "shadow") and mode == REALTIME:  # elsewhere the shadow itself is refused
+        capture = document.setdefault("data_capture", {})
+        if isinstance(capture, dict):
+            capture.setdefault("enabled", True)
+    if _enabled(document, "monitoring") and mode == REALTIME and not _enabled(document, "multi_model"):  # elsewhere refused
         capture = document.setdefault("data_capture", {})
         if isinstance(capture, dict):
             capture.setdefault("enabled", True)

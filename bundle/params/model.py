@@ -109,6 +109,23 @@ class DataCapture:
 
 
 @dataclass(frozen=True)
+class Monitoring:
+    """Model quality in production (bundle/deploy/monitoring.py); off unless `monitoring.enabled`."""
+
+    enabled: bool
+    ground_truth_prefix: str  # a key prefix in the bundle's bucket
+    accuracy_threshold: float  # 0: derived from the POC model's cross-validated accuracy when it is built
+    accuracy_period_seconds: int
+    schedule: str  # hourly | daily
+    instance_type: str
+    volume_size_gb: int
+    max_runtime_seconds: int
+
+
+MONITORING_OFF = Monitoring(False, "ground-truth", 0.0, 3600, "hourly", "ml.m5.xlarge", 20, 1800)
+
+
+@dataclass(frozen=True)
 class Vpc:
     subnet_ids: tuple[str, ...]
     security_group_ids: tuple[str, ...]
@@ -204,6 +221,7 @@ class Params:
     batch_transform: BatchTransform = BatchTransform(False, "", "")
     api: Api = API_OFF  # the REST front; off unless the params set api.enabled
     multi_model: MultiModel = MULTI_MODEL_OFF  # enabled is False when serverless
+    monitoring: Monitoring = MONITORING_OFF  # model quality: off unless the params set monitoring.enabled
 
     @property
     def is_multi_model(self) -> bool:
@@ -265,7 +283,7 @@ class Params:
     @property
     def needs_bucket(self) -> bool:
         """The bundle's bucket holds the POC artifact (or a multi-model endpoint's models), the variants' recipes' artifacts
-        and, unless told otherwise, captured data and async requests."""
+        and, unless told otherwise, captured data and async requests; with monitoring, its baseline, labels and reports."""
         async_in_bucket = self.async_inference is not None and self.async_inference.uses_bundle_bucket
         return (
             self.builds_poc_model
@@ -274,6 +292,7 @@ class Params:
             or self.captures_into_bundle_bucket
             or async_in_bucket
             or self.batch_transform.uses_bundle_bucket
+            or self.monitoring.enabled  # the baseline, the ground truth and the reports
         )
 
 
