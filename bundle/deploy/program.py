@@ -21,6 +21,7 @@ from bundle.guide.render import guide_context, render
 from bundle.deploy.component import EndpointArgs, SageMakerEndpoint
 from bundle.deploy.hook_identity import ProviderSettings
 from bundle.deploy.model import HostedArchive, ModelArtifact, MultiModelPackage
+from bundle.deploy.monitoring import QualityReferences
 from bundle.deploy.outputs import stack_outputs
 from bundle.params.model import Params
 
@@ -38,6 +39,18 @@ def multi_model_package(params: Params) -> MultiModelPackage:
     return MultiModelPackage(archives, params.multi_model.archives, path, sha, params.multi_model.cache)
 
 
+def quality_references(params: Params, artifact: ModelArtifact | None) -> QualityReferences:
+    """The baseline from the training data, and the alarm's threshold: the params', else the POC artifact's
+    cross-validated accuracy minus its margin (bundle/artifact/baseline.py)."""
+    from bundle.artifact.baseline import build_baseline, default_accuracy_threshold
+
+    threshold = params.monitoring.accuracy_threshold
+    if not threshold:
+        built = recipe_artifact(params.primary_model, image_version=params.serving_image_version)  # cached: the same build
+        threshold = default_accuracy_threshold(built.manifest["metrics"])
+    return QualityReferences(build_baseline(), threshold)
+
+
 def define_stack(params: Params, connections: Connections | None = None) -> dict[str, Any]:
     """With an aws_authentication connection, the component's provider and every boto3 client of this
     process (the update hook) assume its role."""
@@ -50,11 +63,12 @@ def define_stack(params: Params, connections: Connections | None = None) -> dict
         recipes[name] = ModelArtifact(path=built.path, sha256=built.sha256)
     artifact = recipes[params.primary_model] if params.builds_poc_model else None
     package = multi_model_package(params) if params.is_multi_model else None
+    quality = quality_references(params, artifact) if params.monitoring.enabled else None
     # The update hook acts as the provider does: the stack's aws:* credential settings, or the connection's role.
     identity = ProviderSettings.from_config(pulumi.Config("aws").get).with_role(role)
     endpoint = SageMakerEndpoint(
         params.endpoint_name,
-        EndpointArgs(params=params, recipe_artifacts=recipes, multi_model=package, identity=identity),
+        EndpointArgs(params=params, recipe_artifacts=recipes, multi_model=package, identity=identity, quality=quality),
         opts=opts,
     )
     outputs = stack_outputs(params, endpoint, artifact)
