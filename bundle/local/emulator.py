@@ -258,8 +258,8 @@ class EmulatedDeployment:
         from bundle.params.variant_models import resolve_model
 
         v = self.outputs.get("variants")
-        if not v:
-            return {}  # one variant: served and emulated as before
+        if not v:  # one variant: with data capture, each call is recorded as SageMaker records it (InferenceId included)
+            return {"recorder": self._recorder()} if self.outputs["data_capture"]["enabled"] else {}
         recorder = self._recorder()
         self._scratch = tempfile.TemporaryDirectory(prefix="bundle-variants-")
         paths = {v["production"][0]["model"]: self.artifact}
