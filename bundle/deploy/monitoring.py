@@ -87,7 +87,7 @@ class ModelQuality:
             "accuracy_threshold": self.threshold,
             "accuracy_period_seconds": settings.monitoring.accuracy_period_seconds,
             "metric": {"namespace": MODEL_QUALITY_NAMESPACE, "name": PREDICTION_ACCURACY_METRIC, "dimensions": ["EndpointName", "VariantName"]},
-            "alarms": {variant: alarm.name for variant, alarm in self.alarms.items()},
+            "alarms": [{"variant": variant, "name": alarm.name} for variant, alarm in self.alarms.items()],
             "schedule_name": self.schedule.name,
             "schedule_expression": MONITORING_SCHEDULES[settings.monitoring.schedule],
             "job_definition_name": self.job_definition.name,

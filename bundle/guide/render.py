@@ -73,6 +73,7 @@ def guide_flags(params: Params, outputs: dict) -> dict[str, Any]:
         "scale_to_zero": bool((outputs.get("async_inference") or {}).get("scale_to_zero")),
         "async_topics": bool((outputs.get("async_inference") or {}).get("success_topic_arn") or (outputs.get("async_inference") or {}).get("error_topic_arn")),
         "batch": bool(outputs.get("batch_transform")),
+        "monitoring": bool(outputs.get("monitoring")),  # model quality: ground truth, accuracy, drift, Model Monitor
         **api_flags(outputs),
         # A/B variants and the shadow: the first extra variant is the guide's challenger.
         **_variant_flags(params),

@@ -9,12 +9,12 @@
                         (bundle/names.py's namespace and dimensions), which the stack's alarm watches
   monitor drift         compare each captured feature with the training data (bundle/artifact/baseline.py): the
                         population stability index over the training deciles and scipy's two-sample KS test; says
-                        which features drifted; --publish puts the worst PSI as FeatureDriftPSIMax; --agreement
+                        which features drifted (PSI at the threshold or more, and KS significant); --publish puts the worst PSI as FeatureDriftPSIMax; --agreement
                         compares the variants' predictions (a shadow's answers to the same requests, or A/B shares)
 
 Where from: the stack's outputs (--outputs FILE or --stack NAME: the capture and ground-truth locations in S3), or
-offline files (--captured DIR of capture .jsonl files, laid out <variant>/yyyy/mm/dd/hh/ or flat, and
---ground-truth FILE of ground-truth lines). Captured bodies are read with the model's own request parser
+given locations: --captured s3://... (the capture folder <destination>/<endpoint>/) or DIR of capture .jsonl files
+(laid out <variant>/yyyy/mm/dd/hh/, or flat), and --ground-truth s3://... (the ground-truth folder) or FILE. Captured bodies are read with the model's own request parser
 (model/inference.py), so every content type the endpoint accepts is understood here the same way.
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ from bundle.ops import aws
 DEFAULT_PSI_THRESHOLD = 0.2  # the usual reading: under 0.1 stable, 0.1 to 0.2 moderate, above 0.2 a significant shift
 DEFAULT_KS_ALPHA = 0.01
 PSI_BINS = 10  # deciles of the training data
-PSI_FLOOR = 1e-4  # an empty bin's share, so that its logarithm is finite
+PSI_SMOOTHING = 0.5  # added to every bin's count (Jeffreys): an empty bin of a small sample has a finite logarithm
 
 
 # --- reading what was captured ------------------------------------------------------------------------------------
@@ -274,12 +274,17 @@ class FeatureDrift:
 
 
 def population_stability_index(expected: np.ndarray, actual: np.ndarray, bins: int = PSI_BINS) -> float:
-    """PSI over the expected (training) data's quantile bins: sum of (a - e) * ln(a / e) over the bins' shares."""
+    """PSI over the expected (training) data's quantile bins: sum of (a - e) * ln(a / e) over the bins' shares, each
+    share smoothed by PSI_SMOOTHING counts. A small sample's PSI is noisy (a few hundred rows steady it): that is why a
+    feature is called drifted only when the KS test also rejects (feature_drift)."""
     inner = np.unique(np.quantile(expected, np.linspace(0, 1, bins + 1)[1:-1]))
     edges = np.concatenate(([-np.inf], inner, [np.inf]))
-    e = np.histogram(expected, edges)[0] / expected.size
-    a = np.histogram(actual, edges)[0] / actual.size
-    e, a = np.maximum(e, PSI_FLOOR), np.maximum(a, PSI_FLOOR)
+
+    def shares(values: np.ndarray) -> np.ndarray:
+        counts = np.histogram(values, edges)[0] + PSI_SMOOTHING
+        return counts / counts.sum()
+
+    e, a = shares(expected), shares(actual)
     return float(np.sum((a - e) * np.log(a / e)))
 
 
@@ -291,12 +296,13 @@ def feature_drift(training, rows: np.ndarray, psi_threshold: float, ks_alpha: fl
         expected, actual = training.column(name), rows[:, index]
         psi = population_stability_index(expected, actual)
         ks = ks_2samp(actual, expected)
-        found.append(FeatureDrift(name, psi, float(ks.statistic), float(ks.pvalue), psi >= psi_threshold or ks.pvalue < ks_alpha))
+        # Both must agree: the shift is large (PSI) and not chance (KS), so a small sample's noisy PSI alone flags nothing.
+        found.append(FeatureDrift(name, psi, float(ks.statistic), float(ks.pvalue), psi >= psi_threshold and ks.pvalue < ks_alpha))
     return found
 
 
 def drift_table(variant: str, rows: int, drift: list[FeatureDrift], psi_threshold: float, ks_alpha: float) -> str:
-    lines = [f"variant {variant}: {rows} captured rows against the training data (drifted: PSI >= {psi_threshold:g} or KS p < {ks_alpha:g})"]
+    lines = [f"variant {variant}: {rows} captured rows against the training data (drifted: PSI >= {psi_threshold:g} and KS p < {ks_alpha:g})"]
     lines.append(f"  {'feature':<14}{'PSI':>9}{'KS D':>9}{'KS p':>11}  drifted")
     for d in drift:
         lines.append(f"  {d.name:<14}{d.psi:>9.4f}{d.ks_statistic:>9.4f}{d.ks_pvalue:>11.3g}  {'yes' if d.drifted else 'no'}")
@@ -388,6 +394,8 @@ def _target(args) -> Target:
 
 
 def _captured(args, target: Target, names: tuple[str, ...]) -> CaptureSet:
+    if args.captured and args.captured.startswith("s3://"):
+        return captured_from_s3(aws.client("s3", target.region), args.captured.rstrip("/") + "/", names)
     if args.captured:
         return captured_from_directory(Path(args.captured), target.primary, names)
     if not target.capture:
@@ -409,14 +417,15 @@ def run_ground_truth(args) -> int:
         except (ValueError, KeyError, TypeError):
             raise BundleError(f"--labels {args.labels} line {number}: expected {{\"inference_id\": ..., \"label\": ...}} (or \"labels\": [...])") from None
     body = "".join(json.dumps(r) + "\n" for r in records)
-    if args.out:
+    if args.out and not args.out.startswith("s3://"):
         Path(args.out).write_text(body)
         print(f"{len(records)} ground-truth records written to {args.out}")
         return 0
     target = _target(args)
-    if not target.ground_truth:
-        raise BundleError("the stack has no ground-truth location (monitoring.enabled is false); use --out FILE for a local file")
-    bucket, key = ground_truth_key(target.ground_truth)
+    location = args.out.rstrip("/") + "/" if args.out else target.ground_truth
+    if not location:
+        raise BundleError("give --out s3://... (the stack's ground-truth location) or FILE, or --outputs FILE of a stack with monitoring.enabled")
+    bucket, key = ground_truth_key(location)
     aws.client("s3", target.region).put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/jsonlines")
     print(f"{len(records)} ground-truth records written to s3://{bucket}/{key}")
     return 0
@@ -425,10 +434,11 @@ def run_ground_truth(args) -> int:
 def run_accuracy(args) -> int:
     target = _target(args)
     captured = _captured(args, target, _feature_names())
-    if args.ground_truth:
+    location = args.ground_truth.rstrip("/") + "/" if args.ground_truth and args.ground_truth.startswith("s3://") else target.ground_truth
+    if args.ground_truth and not args.ground_truth.startswith("s3://"):
         truth = ground_truth_from_text([Path(args.ground_truth).read_text()])
-    elif target.ground_truth:
-        truth = ground_truth_from_text([body for relative, body in _objects(aws.client("s3", target.region), target.ground_truth) if relative.endswith(".jsonl")])
+    elif location:
+        truth = ground_truth_from_text([body for relative, body in _objects(aws.client("s3", target.region), location) if relative.endswith(".jsonl")])
     else:
         raise BundleError("give --ground-truth FILE, or --outputs FILE of a stack with monitoring.enabled (its ground-truth location)")
     results = [r for v in captured.variants() if (r := variant_accuracy(v, captured.of(v), truth))]
@@ -492,23 +502,23 @@ def add_parsers(commands) -> None:
 
     p = monitor.add_parser("ground-truth", help="write labels for captured requests in Model Monitor's ground-truth format")
     p.add_argument("--labels", required=True, help='JSON lines: {"inference_id": "...", "label": 2} (or "labels": [...] for a multi-row request)')
-    p.add_argument("--out", help="write the ground-truth lines to this file instead of the stack's S3 location")
+    p.add_argument("--out", help="where to write: the ground-truth location s3://... (default: the stack's), or a local FILE")
     _sources(p, None)
     p.set_defaults(run=run_ground_truth)
 
     p = monitor.add_parser(
         "accuracy", help="accuracy, per-class recall and the confusion matrix per variant, from captured predictions and ground truth"
     )
-    _sources(p, "a directory of capture .jsonl files (<variant>/yyyy/mm/dd/hh/ or flat) instead of the stack's S3 capture")
-    p.add_argument("--ground-truth", help="a file of ground-truth lines (default: every .jsonl under the stack's ground-truth location)")
+    _sources(p, "the capture folder s3://<destination>/<endpoint>/, or a DIR of capture .jsonl files (<variant>/yyyy/mm/dd/hh/ or flat)")
+    p.add_argument("--ground-truth", help="the ground-truth location s3://... or a FILE of ground-truth lines (default: the stack's location)")
     p.add_argument("--publish", action="store_true", help=f"put {PREDICTION_ACCURACY_METRIC} per variant to CloudWatch ({MODEL_QUALITY_NAMESPACE})")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(run=run_accuracy)
 
     p = monitor.add_parser("drift", help="PSI and a KS test per feature against the training data; which features drifted")
-    _sources(p, "a directory of capture .jsonl files (<variant>/yyyy/mm/dd/hh/ or flat) instead of the stack's S3 capture")
+    _sources(p, "the capture folder s3://<destination>/<endpoint>/, or a DIR of capture .jsonl files (<variant>/yyyy/mm/dd/hh/ or flat)")
     p.add_argument("--psi-threshold", type=float, default=DEFAULT_PSI_THRESHOLD, help=f"a feature drifted at this PSI or more (default {DEFAULT_PSI_THRESHOLD})")
-    p.add_argument("--ks-alpha", type=float, default=DEFAULT_KS_ALPHA, help=f"... or when the KS test's p-value is under this (default {DEFAULT_KS_ALPHA})")
+    p.add_argument("--ks-alpha", type=float, default=DEFAULT_KS_ALPHA, help=f"... and the KS test's p-value is under this (default {DEFAULT_KS_ALPHA})")
     p.add_argument("--agreement", action="store_true", help="also compare the variants' predictions (shadow: on the same requests; A/B: class shares)")
     p.add_argument("--publish", action="store_true", help=f"put the worst feature's PSI per variant to CloudWatch as {FEATURE_DRIFT_METRIC}")
     p.add_argument("--fail-on-drift", action="store_true", help="exit 1 when a feature drifted (for a scheduled job)")

@@ -48,6 +48,7 @@ SCENARIOS = {
     },
     "shadow": {"data_capture": {"enabled": True, "sampling_percentage": 100}, "shadow": {"enabled": True}},
     "async-scale-to-zero-batch": {"deployment_mode": "async", "autoscaling": {"min_capacity": 0}, "batch_transform": {"enabled": True}},
+    "monitoring": {"data_capture": {"sampling_percentage": 100}, "monitoring": {"enabled": True}, "alarms": {"email": "ops@example.com"}},
     "api-direct-iam": {"api": {"enabled": True}},
     "api-lambda-key": {"api": {"enabled": True, "integration": "lambda", "auth": "api_key", "quota_per_day": 1000}},
     "multi-model": {
