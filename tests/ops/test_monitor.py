@@ -152,3 +152,27 @@ def test_no_label_for_any_prediction_is_an_error_naming_the_join(loaded, tmp_pat
     (tmp_path / "gt.jsonl").write_text(json.dumps(ground_truth_record("someone-else", [0])) + "\n")
     assert main(["monitor", "accuracy", "--captured", str(tmp_path / "captured"), "--ground-truth", str(tmp_path / "gt.jsonl")]) == 2
     assert "InferenceId" in capsys.readouterr().err
+
+
+def test_the_stacks_outputs_name_where_capture_and_labels_are_read_from(loaded, tmp_path, moto_env, capsys):
+    from bundle.local.plan import evaluate
+    from bundle.params.rules import validate
+
+    outputs = evaluate(validate({"monitoring": {"enabled": True}})).outputs
+    (tmp_path / "outputs.json").write_text(json.dumps(outputs, default=str))
+    s3 = aws.client("s3", "us-east-1", max_attempts=1)
+    bucket = outputs["bucket"]
+    s3.create_bucket(Bucket=bucket)
+    rows = training_data().rows[[0, 70, 140]]
+    calls = write_capture(tmp_path / "captured", loaded, rows)
+    capture_key = outputs["monitoring"]["capture"].removeprefix(f"s3://{bucket}/") + "primary/2026/12/07/09/capture.jsonl"
+    s3.put_object(Bucket=bucket, Key=capture_key, Body=next((tmp_path / "captured").rglob("*.jsonl")).read_bytes())
+    given = tmp_path / "given.jsonl"
+    given.write_text("".join(json.dumps({"inference_id": i, "label": p[0]}) + "\n" for i, p in calls[:2]))
+    assert main(["monitor", "ground-truth", "--labels", str(given), "--outputs", str(tmp_path / "outputs.json")]) == 0
+    written = capsys.readouterr().out
+    assert f"2 ground-truth records written to {outputs['monitoring']['ground_truth']}" in written
+    assert main(["monitor", "accuracy", "--outputs", str(tmp_path / "outputs.json"), "--publish"]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy 1.0000 over 2 labelled predictions (1 captured calls without labels)" in out
+    assert published(outputs["endpoint"]["endpoint_name"], PREDICTION_ACCURACY_METRIC) == 1.0
