@@ -124,7 +124,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         )
 
         # The alarms first: the endpoint's rollout names them, and SageMaker checks them when an update starts.
-        watched = Watched(p.endpoint_name, p.variants, p.alarms, p.async_inference, p.is_multi_model)
+        quality = args.quality.accuracy_threshold if args.quality else None
+        watched = Watched(p.endpoint_name, p.variants, p.alarms, p.async_inference, p.is_multi_model, quality)
         self.observability = observability.create_observability(watched, self.mode, self, tags, env.region, env.partition)
         hook = scaling_hook_for(p.endpoint_name, [v.name for _, v in fleet.autoscaled(p)], args.identity)
         self.endpoint = endpoint.create_endpoint(

@@ -109,3 +109,12 @@ def test_an_explicit_threshold_and_a_daily_schedule_are_used_and_an_ab_variant_g
     accuracy = {a.inputs["name"]: a.inputs for a in plan.of_type(ALARM) if a.inputs["metricName"] == PREDICTION_ACCURACY_METRIC}
     assert set(accuracy) == {"iris-endpoint-prediction-accuracy", "iris-endpoint-challenger-prediction-accuracy"}
     assert {a["threshold"] for a in accuracy.values()} == {0.93}
+
+
+def test_the_dashboard_graphs_accuracy_against_the_alarms_threshold(plan):
+    body = json.loads(plan.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
+    (accuracy,) = [w for w in body["widgets"] if PREDICTION_ACCURACY_METRIC in json.dumps(w["properties"].get("metrics", []))]
+    assert accuracy["properties"]["annotations"]["horizontal"][0]["value"] == plan.outputs["monitoring"]["accuracy_threshold"]
+    assert accuracy["properties"]["metrics"][0][:2] == [MODEL_QUALITY_NAMESPACE, PREDICTION_ACCURACY_METRIC]
+    default = json.loads(evaluate(validate({})).one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
+    assert PREDICTION_ACCURACY_METRIC not in json.dumps(default)
