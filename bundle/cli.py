@@ -292,6 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("batch", help="score S3 files with the stack's model (a transform job), or here with --local")
     batch.add_arguments(p)
     p.set_defaults(run=batch.run)
+
+    from bundle.ops import monitor
+
+    monitor.add_parsers(commands)
     return parser
 
 

@@ -125,3 +125,34 @@ def async_alarm_names(endpoint_name: str) -> AsyncAlarmNames:
         f"{endpoint_name}-notification-failures",
         f"{endpoint_name}-backlog-without-capacity",
     )
+
+
+# --- model quality (monitoring.enabled) ---------------------------------------------------------------
+# `python -m bundle monitor accuracy --publish` and `monitor drift --publish` put these; the stack's alarm watches the first.
+MODEL_QUALITY_NAMESPACE = "SageMakerBundle/ModelQuality"
+PREDICTION_ACCURACY_METRIC = "PredictionAccuracy"  # captured predictions that match their ground truth, 0 to 1
+FEATURE_DRIFT_METRIC = "FeatureDriftPSIMax"  # the worst feature's population stability index against the training data
+# Where Model Monitor reads and writes in the bundle's bucket (the ground truth's prefix is the params').
+MONITORING_BASELINE_PREFIX = "monitoring/baseline"  # <prefix>/<sha256[:12] of the baseline>/statistics.json, constraints.json
+MONITORING_REPORTS_PREFIX = "monitoring/reports"  # <prefix>/<endpoint name>/: the data-quality job's reports
+# Model Monitor's schedules: cron expressions it accepts (hourly, daily at midnight UTC).
+MONITORING_SCHEDULES = {"hourly": "cron(0 * ? * * *)", "daily": "cron(0 0 ? * * *)"}
+
+
+def model_quality_dimensions(endpoint_name: str, variant_name: str) -> dict[str, str]:
+    return {"EndpointName": endpoint_name, "VariantName": variant_name}
+
+
+def accuracy_alarm_name(endpoint_name: str, variant_name: str | None = None) -> str:
+    """The primary's alarm keeps the endpoint's name; another production variant's is named by it too."""
+    base = f"{endpoint_name}-{variant_name}" if variant_name else endpoint_name
+    return f"{base}-prediction-accuracy"
+
+
+def monitoring_schedule_name(endpoint_name: str) -> str:
+    return f"{endpoint_name[:50].rstrip('-')}-data-quality"
+
+
+def ground_truth_location(bucket: str, prefix: str, endpoint_name: str) -> str:
+    """Where labels go: Model Monitor reads <location>yyyy/mm/dd/hh/*.jsonl, as captured data is laid out."""
+    return f"s3://{bucket}/{prefix.strip('/')}/{endpoint_name}/"

@@ -31,7 +31,9 @@ STAGE = "v1"
 RESOURCE = "invocations"
 REST_PATH = f"/{STAGE}/{RESOURCE}"
 # Request headers the API passes to InvokeEndpoint (header name -> the runtime's header of the same name).
-PASSED_HEADERS = ("Content-Type", "Accept", "X-Amzn-SageMaker-Target-Model", "X-Amzn-SageMaker-Target-Variant")
+# InferenceId: the caller's id of the request, recorded with its captured data (ground truth is joined on it).
+INFERENCE_ID_HEADER = "X-Amzn-SageMaker-Inference-Id"
+PASSED_HEADERS = ("Content-Type", "Accept", "X-Amzn-SageMaker-Target-Model", "X-Amzn-SageMaker-Target-Variant", INFERENCE_ID_HEADER)
 VARIANT_HEADER = "X-Amzn-Invoked-Production-Variant"
 API_KEY_HEADER = "x-api-key"
 

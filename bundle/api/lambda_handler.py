@@ -13,7 +13,7 @@ import os
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bundle.api.contract import PASSED_HEADERS, VARIANT_HEADER, error_body, rest_answer
+from bundle.api.contract import INFERENCE_ID_HEADER, PASSED_HEADERS, VARIANT_HEADER, error_body, rest_answer
 from bundle.ops.client import EndpointClient, runtime_client
 
 HANDLER = "bundle.api.lambda_handler.handler"
@@ -49,6 +49,7 @@ def handler(event: dict, context=None) -> dict:
             accept=passed["Accept"],
             target_model=passed["X-Amzn-SageMaker-Target-Model"],
             target_variant=passed["X-Amzn-SageMaker-Target-Variant"],
+            inference_id=passed[INFERENCE_ID_HEADER],
         )
     except ClientError as error:
         response = error.response

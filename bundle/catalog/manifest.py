@@ -71,7 +71,18 @@ def manifest() -> dict:
                 "run": "pulumi up --yes",
                 "offline_plan": 'python -m bundle catalog run --params "$BUNDLE_PARAMS_FILE" --connections "$BUNDLE_CONNECTIONS_FILE"',
                 "inputs": {"params": PARAMS_FILE_ENV, "connections": CONNECTIONS_FILE_ENV, "metadata": METADATA_FILE_ENV},
-                "outputs": {"artifacts": {"endpoint": "pulumi stack output endpoint --json"}, "guide": "pulumi stack output operator_guide"},
+                "outputs": {
+                    "artifacts": {"endpoint": "pulumi stack output endpoint --json"},
+                    "guide": "pulumi stack output operator_guide",
+                    # monitoring.enabled: where labels go, the capture, baseline and report locations, the accuracy alarm
+                    "monitoring": "pulumi stack output monitoring --json",
+                },
+                # Operations the guide runs after `pulumi up` for model quality (monitoring.enabled).
+                "operations": {
+                    "ground_truth": "python -m bundle monitor ground-truth --labels FILE --outputs OUTPUTS",
+                    "accuracy": "python -m bundle monitor accuracy --outputs OUTPUTS --publish",
+                    "drift": "python -m bundle monitor drift --outputs OUTPUTS --publish",
+                },
             }
         ],
     }

@@ -18,6 +18,7 @@ module that takes the narrow settings it needs:
   observability.py  the alarms (they drive the rollback) and their topic; metrics.py, dashboard.py what they watch
   scaling.py        a variant's scalable target and its policies (invocations, or an async queue's backlog)
   api.py            the optional REST front (API Gateway), direct or through the bundle's Lambda
+  monitoring.py     model quality: the data-quality baseline, job and schedule, the PredictionAccuracy alarms
   outputs.py        the stack's outputs, read from the component
 
 Design choices that avoid the pitfalls SageMaker IaC users hit (shared FACTS.md): a content-addressed artifact key
@@ -32,7 +33,7 @@ import pulumi
 import pulumi_aws as aws
 
 from bundle.artifact.image import REPOSITORY, serving_image
-from bundle.deploy import api, batch_transform, capture, endpoint, fleet, iam, model, modes, observability, pipeline, scaling, storage
+from bundle.deploy import api, batch_transform, capture, endpoint, fleet, iam, model, modes, monitoring, observability, pipeline, scaling, storage
 from bundle.deploy.hook_identity import ProviderSettings
 from bundle.deploy.metrics import Watched
 from bundle.deploy.model import ModelArtifact, MultiModelPackage
@@ -56,6 +57,8 @@ class EndpointArgs:
     identity: ProviderSettings = ProviderSettings()
     # model_source model-package: the Model Registry version resolved when the stack is planned (bundle/ops/registry.py).
     package: ResolvedPackage | None = None
+    # monitoring.enabled: the data-quality baseline and the accuracy threshold, from the artifact's build.
+    quality: monitoring.QualityReferences | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     endpoint: aws.sagemaker.Endpoint
     scaling: dict[str, scaling.VariantScaling]  # by variant, for those that autoscale
     api: api.RestFront | None
+    monitoring: monitoring.ModelQuality | None  # monitoring.enabled
 
     def __init__(self, name: str, args: EndpointArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(COMPONENT_TYPE, name, None, opts)
@@ -130,7 +134,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         )
 
         # The alarms first: the endpoint's rollout names them, and SageMaker checks them when an update starts.
-        watched = Watched(p.endpoint_name, p.variants, p.alarms, p.async_inference, p.is_multi_model)
+        quality = args.quality.accuracy_threshold if args.quality else None
+        watched = Watched(p.endpoint_name, p.variants, p.alarms, p.async_inference, p.is_multi_model, quality)
         self.observability = observability.create_observability(watched, self.mode, self, tags, env.region, env.partition)
         hook = scaling_hook_for(p.endpoint_name, [v.name for _, v in fleet.autoscaled(p)], args.identity)
         self.endpoint = endpoint.create_endpoint(
@@ -139,6 +144,9 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         )  # fmt: skip
         self.scaling = {v.name: self.mode.scale(v, i, self.endpoint, self.config.name, self, tags) for i, v in fleet.autoscaled(p)}
         self.api = api.create_rest_front(p.api, p.endpoint_name, self.endpoint.arn, env, tags, self) if p.api.enabled else None
+        self.monitoring = monitoring.create_monitoring(
+            self.monitoring_settings, args.quality, self.bucket, self.capture.prefix, env, self.observability.topic_arn, self.endpoint, tags, self
+        )
         self.register_outputs({"endpoint_name": self.endpoint.name, "endpoint_arn": self.endpoint.arn, "endpoint_config_name": self.config.name,
                                "model_name": self.model.name, "role_arn": self.execution.role.arn, "bucket": self.bucket_name,
                                "model_data_url": self.primary_data.url, "dashboard_url": self.observability.dashboard_url})  # fmt: skip
@@ -151,6 +159,13 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     @property
     def primary_data(self) -> model.ModelData:
         return self.model_data[self.params.primary.model]
+
+    @property
+    def monitoring_settings(self) -> monitoring.MonitoringSettings:
+        p = self.params
+        return monitoring.MonitoringSettings(
+            p.endpoint_name, p.monitoring, p.variants, p.kms_key_arn, self.capture.settings.key, p.vpc, p.monitoring.accuracy_period_seconds
+        )
 
     @property
     def bucket_name(self) -> pulumi.Output[str] | None:

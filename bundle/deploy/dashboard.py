@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bundle.deploy.metrics import EndpointQueueMetrics, VariantMetrics, Watched
+from bundle.names import FEATURE_DRIFT_METRIC, MODEL_QUALITY_NAMESPACE, PREDICTION_ACCURACY_METRIC
 
 WIDTH, HEIGHT = 12, 6
 
@@ -47,9 +48,22 @@ def dashboard_body(w: Watched, mode, region: str, alarm_arns: list[str]) -> dict
     if len(w.variants) > 1:
         return variants_dashboard_body(w, region, alarm_arns)
     lines = lines_for(w, region)
-    widgets = mode.widgets(w, lines) + (multi_model_widgets(lines) if w.multi_model else [])
+    widgets = mode.widgets(w, lines) + (multi_model_widgets(lines) if w.multi_model else []) + quality_widgets(w, region)
     widgets.append({"type": "alarm", "properties": {"title": "Alarms (they roll back a deployment in progress)", "alarms": alarm_arns}})
     return placed(widgets)
+
+
+def quality_widgets(w: Watched, region: str) -> list[dict]:
+    """monitoring.enabled: the published PredictionAccuracy per variant against the alarm's threshold, and the worst
+    feature's PSI (bundle/ops/monitor.py publishes both; hourly points)."""
+    if w.accuracy_threshold is None:
+        return []
+    metrics = [VariantMetrics(w.endpoint_name, v.name) for v in w.variants]
+    threshold = {"horizontal": [{"label": f"alarm: under {w.accuracy_threshold:g}", "value": w.accuracy_threshold}]}
+    return [
+        graph("PredictionAccuracy (captured predictions against ground truth)", [m.graphed(MODEL_QUALITY_NAMESPACE, PREDICTION_ACCURACY_METRIC, stat="Average", label=m.variant_name) for m in metrics], region, period=3600, annotations=threshold),
+        graph("Worst feature drift (PSI against the training data)", [m.graphed(MODEL_QUALITY_NAMESPACE, FEATURE_DRIFT_METRIC, stat="Maximum", label=m.variant_name) for m in metrics], region, period=3600),
+    ]
 
 
 def realtime_widgets(w: Watched, lines: Lines) -> list[dict]:
@@ -147,6 +161,7 @@ def variants_dashboard_body(w: Watched, region: str, alarm_arns: list[str]) -> d
             graph("4XX errors per variant (client input)", [m.errors_4xx(stat="Sum", label=m.variant_name) for m in metrics], region),
             graph(f"Model latency per variant (ms, {stat})", latency, region),
             graph("Instances per variant (CPUUtilization samples per minute)", [m.instance("CPUUtilization", stat="SampleCount", label=m.variant_name) for m in metrics], region),
+            *quality_widgets(w, region),
             {"type": "alarm", "properties": {"title": "Alarms of every production variant (they roll back a deployment in progress)", "alarms": alarm_arns}},
         ]
     )

@@ -19,6 +19,7 @@ class Watched:
     alarms: Alarms
     asynchronous: AsyncInference | None = None  # deployment_mode async: queue metrics instead of invocations
     multi_model: bool = False  # a multi-model endpoint: its cache, loading and loaded-model metrics too
+    accuracy_threshold: float | None = None  # monitoring.enabled: PredictionAccuracy and drift graphed, this line drawn
 
     @property
     def variant_name(self) -> str:

@@ -60,6 +60,8 @@ def stack_outputs(params: Params, endpoint: SageMakerEndpoint, artifact: ModelAr
         outputs["preprocessing"] = pipeline.output(endpoint.pipeline)
     if front:  # the REST front (bundle/deploy/api.py): only when api.enabled
         outputs["api"] = front
+    if endpoint.monitoring:  # model quality (bundle/deploy/monitoring.py): only when monitoring.enabled
+        outputs["monitoring"] = endpoint.monitoring.outputs(endpoint.monitoring_settings)
     if params.has_several_variants:  # A/B variants and the shadow
         outputs["variants"] = fleet.variants_output(params, endpoint.models, {v: n.all() for v, n in watch.variant_names.items()})
     return outputs

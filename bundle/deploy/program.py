@@ -22,6 +22,7 @@ from bundle.guide.render import guide_context, render
 from bundle.deploy.component import EndpointArgs, SageMakerEndpoint
 from bundle.deploy.hook_identity import ProviderSettings, provider_session
 from bundle.deploy.model import HostedArchive, ModelArtifact, MultiModelPackage
+from bundle.deploy.monitoring import QualityReferences
 from bundle.deploy.outputs import stack_outputs
 from bundle.deploy.pipeline import PreprocessingCode
 from bundle.ops import registry
@@ -62,6 +63,16 @@ def model_package(params: Params, identity: ProviderSettings) -> registry.Resolv
     local = bundle_aws.LOCAL_CREDENTIALS if session.get_credentials() is None and bundle_aws.points_at_emulator() else {}
     client = session.client("sagemaker", region_name=region, config=standard_retries(), **local)
     return registry.resolve(client, params.model_package, region, params.serving_image_version)
+def quality_references(params: Params, artifact: ModelArtifact | None) -> QualityReferences:
+    """The baseline from the training data, and the alarm's threshold: the params', else the POC artifact's
+    cross-validated accuracy minus its margin (bundle/artifact/baseline.py)."""
+    from bundle.artifact.baseline import build_baseline, default_accuracy_threshold
+
+    threshold = params.monitoring.accuracy_threshold
+    if not threshold:
+        built = recipe_artifact(params.primary_model, image_version=params.serving_image_version)  # cached: the same build
+        threshold = default_accuracy_threshold(built.manifest["metrics"])
+    return QualityReferences(build_baseline(), threshold)
 
 
 def define_stack(params: Params, connections: Connections | None = None) -> dict[str, Any]:
@@ -77,12 +88,13 @@ def define_stack(params: Params, connections: Connections | None = None) -> dict
     artifact = recipes[params.primary_model] if params.builds_poc_model else None
     package = multi_model_package(params) if params.is_multi_model else None
     preprocessing = preprocessing_code(params) if params.preprocessing.enabled else None
+    quality = quality_references(params, artifact) if params.monitoring.enabled else None
     # The update hook acts as the provider does: the stack's aws:* credential settings, or the connection's role.
     identity = ProviderSettings.from_config(pulumi.Config("aws").get).with_role(role)
     version = model_package(params, identity)
     endpoint = SageMakerEndpoint(
         params.endpoint_name,
-        EndpointArgs(params=params, recipe_artifacts=recipes, multi_model=package, preprocessing=preprocessing, identity=identity, package=version),
+        EndpointArgs(params=params, recipe_artifacts=recipes, multi_model=package, preprocessing=preprocessing, identity=identity, package=version, quality=quality),
         opts=opts,
     )
     outputs = stack_outputs(params, endpoint, artifact, version)

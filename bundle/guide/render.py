@@ -85,6 +85,7 @@ def guide_flags(params: Params, outputs: dict) -> dict[str, Any]:
         # The inference pipeline: a preprocessing container before the model's (preprocessing.enabled).
         "pipeline": bool(outputs.get("preprocessing")),
         "pipeline_in_mm": (outputs.get("preprocessing") or {}).get("unit") == "mm",
+        "monitoring": bool(outputs.get("monitoring")),  # model quality: ground truth, accuracy, drift, Model Monitor
         **api_flags(outputs),
         # A/B variants and the shadow: the first extra variant is the guide's challenger.
         **_variant_flags(params),

@@ -71,7 +71,61 @@ def run_demo() -> int:
     )
     print("\n".join(f"     {line}" for line in summary(run).splitlines()))
     aws.use_role(None)
-    return smoke.returncode
+    quality = model_quality_demo()
+    return smoke.returncode or quality
+
+
+def model_quality_demo() -> int:
+    """Step 7: examples/monitoring/params.json emulated; labelled calls captured by the local endpoint (the image's
+    worker), their ground truth written, accuracy and drift computed and published into moto, the metric read back."""
+    from bundle.params.rules import validate
+    from bundle.params.sources import read_params_file
+    from bundle.names import MODEL_QUALITY_NAMESPACE, PREDICTION_ACCURACY_METRIC, model_quality_dimensions
+    from bundle.artifact.baseline import training_data
+
+    params = validate(read_params_file(REPO_ROOT / "examples" / "monitoring" / "params.json"))
+    evaluation = evaluate(params)
+    quality = evaluation.outputs["monitoring"]
+    artifact = build_artifact(image_version=params.serving_image_version)
+    print(f"7. model quality (examples/monitoring/params.json, alarm under {quality['accuracy_threshold']}):")
+    with EmulatedDeployment(evaluation, artifact.path) as deployment:
+        runtime = aws.client("sagemaker-runtime", deployment.region, endpoint_url=deployment.runtime_url)
+        labels = BUILD / "monitoring-labels.jsonl"
+        # Traffic like the training data: every fifth Iris row, labelled with its species.
+        from sklearn.datasets import load_iris
+
+        rows, species = training_data().rows[::5], load_iris().target[::5]
+        with labels.open("w") as f:
+            for i, (features, label) in enumerate(zip(rows.tolist(), species.tolist())):
+                inference_id = f"demo-{i:03d}"
+                runtime.invoke_endpoint(
+                    EndpointName=params.endpoint_name, ContentType="application/json", Body=json.dumps({"instances": [features]}), InferenceId=inference_id
+                )
+                f.write(json.dumps({"inference_id": inference_id, "label": label}) + "\n")
+        deployment.flush()  # what SageMaker writes within minutes, written into moto's S3 now
+        print(f"     {len(rows)} calls with an InferenceId, captured under {quality['capture']}")
+        region = ["--region", deployment.region]
+        commands = [
+            ["monitor", "ground-truth", "--labels", str(labels), "--out", quality["ground_truth"], *region],
+            ["monitor", "accuracy", "--captured", quality["capture"], "--ground-truth", quality["ground_truth"], "--endpoint", params.endpoint_name, "--publish", *region],
+            ["monitor", "drift", "--captured", quality["capture"], "--endpoint", params.endpoint_name, "--publish", *region],
+        ]
+        failed = 0
+        for command in commands:
+            print(f"   python -m bundle {' '.join(command[:2])} ...")
+            run = subprocess.run([sys.executable, "-m", "bundle", *command], cwd=REPO_ROOT, env={**os.environ, **deployment.env()}, capture_output=True, text=True)
+            print("\n".join(f"     {line}" for line in (run.stdout + run.stderr).rstrip().splitlines()))
+            failed = failed or run.returncode
+        import datetime
+
+        now = datetime.datetime.now(datetime.timezone.utc)
+        points = deployment.client("cloudwatch").get_metric_statistics(
+            Namespace=MODEL_QUALITY_NAMESPACE, MetricName=PREDICTION_ACCURACY_METRIC,
+            Dimensions=[{"Name": k, "Value": v} for k, v in model_quality_dimensions(params.endpoint_name, params.primary.name).items()],
+            StartTime=now - datetime.timedelta(hours=1), EndTime=now + datetime.timedelta(minutes=1), Period=3600, Statistics=["Average"],
+        )["Datapoints"]  # fmt: skip
+        print(f"     in moto's CloudWatch: {MODEL_QUALITY_NAMESPACE}/{PREDICTION_ACCURACY_METRIC} = {[p['Average'] for p in points]}")
+    return failed or (0 if points else 1)
 
 
 def params_region(evaluation) -> str:

@@ -39,6 +39,9 @@ from bundle.ops import aws
 NOT_REPLAYED = {
     "PutBucketPolicy": "the bucket's policy refuses every request without TLS, and moto here serves plain HTTP: "
     "replayed, it would refuse the guide's own S3 commands, as AWS refuses a client without TLS",
+    "CreateDataQualityJobDefinition": "moto implements no Model Monitor job definitions or schedules (shared FACTS.md): the plan "
+    "and botocore's shapes prove them; `python -m bundle monitor drift` computes the statistics here instead",
+    "CreateMonitoringSchedule": "moto implements no Model Monitor job definitions or schedules (shared FACTS.md)",
 }
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
@@ -293,8 +296,8 @@ class EmulatedDeployment:
         from bundle.params.variant_models import resolve_model
 
         v = self.outputs.get("variants")
-        if not v:
-            return {}  # one variant: served and emulated as before
+        if not v:  # one variant: with data capture, each call is recorded as SageMaker records it (InferenceId included)
+            return {"recorder": self._recorder()} if self.outputs["data_capture"]["enabled"] else {}
         recorder = self._recorder()
         self._scratch = tempfile.TemporaryDirectory(prefix="bundle-variants-")
         paths = {v["production"][0]["model"]: self.artifact}

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import urllib3
 
-from bundle.api.contract import REST_PATH
+from bundle.api.contract import INFERENCE_ID_HEADER, REST_PATH
 from bundle.local import rest, runtime_api
 from bundle.local.reply import Reply
 from bundle.local.reply import aws_error as _aws_error
@@ -79,9 +79,10 @@ class _FrontHandler(BaseHTTPRequestHandler):
             return
         self._send(
             self.server.runtime_reply(
-                match.group(1), body, headers, self.headers.get("X-Amzn-SageMaker-Target-Variant"), self.headers.get(TARGET_MODEL_HEADER)
+                match.group(1), body, headers, self.headers.get("X-Amzn-SageMaker-Target-Variant"), self.headers.get(TARGET_MODEL_HEADER),
+                self.headers.get(INFERENCE_ID_HEADER),
             )
-        )
+        )  # fmt: skip
 
     def _method_not_allowed(self):
         self._read_body()
@@ -161,16 +162,16 @@ class _FrontServer(ThreadingHTTPServer):
             timeout=urllib3.Timeout(connect=5.0, read=self.timeout_seconds + 5),
         )  # fmt: skip
 
-    def _shadow_call(self, body: bytes, headers: dict) -> None:
+    def _shadow_call(self, body: bytes, headers: dict, inference_id: str | None = None) -> None:
         shadow = self.router.shadow
         reply, seconds = timed(lambda: self.forward("POST", "/invocations", body, headers, shadow))
-        if self.recorder is not None:
-            self.recorder.record(shadow.name, body, headers.get("Content-Type", ""), reply.status, reply.body, reply.content_type, seconds)
+        if self.recorder is not None:  # the production call's InferenceId: the two variants' answers can be paired
+            self.recorder.record(shadow.name, body, headers.get("Content-Type", ""), reply.status, reply.body, reply.content_type, seconds, inference_id)
 
-    def _copy_to_shadow(self, body: bytes, headers: dict) -> None:
+    def _copy_to_shadow(self, body: bytes, headers: dict, inference_id: str | None = None) -> None:
         def run():
             try:
-                self._shadow_call(body, headers)
+                self._shadow_call(body, headers, inference_id)
             finally:
                 with self._shadow_lock:
                     self._shadow_copies.discard(thread)
@@ -233,15 +234,19 @@ class _FrontServer(ThreadingHTTPServer):
         def runtime(passed: dict) -> Reply:
             forwarded = {k: v for k, v in passed.items() if k.lower() in ("content-type", "accept")}
             return self.runtime_reply(
-                self.endpoint_name, body, forwarded, passed.get("X-Amzn-SageMaker-Target-Variant"), passed.get(TARGET_MODEL_HEADER)
-            )
+                self.endpoint_name, body, forwarded, passed.get("X-Amzn-SageMaker-Target-Variant"), passed.get(TARGET_MODEL_HEADER),
+                passed.get(INFERENCE_ID_HEADER),
+            )  # fmt: skip
 
         status, answer, content_type, extra = rest.answer(self.rest, headers, runtime)
         return Reply(status, answer, content_type, extra)
 
-    def runtime_reply(self, name: str, body: bytes, headers: dict, target_variant: str | None = None, target: str | None = None) -> Reply:
-        # What AWS's runtime refuses before any container: another endpoint's name, a body over the API's limit.
-        refused = self.unknown_endpoint(name) or runtime_api.body_too_large(runtime_api.INVOKE, len(body))
+    def runtime_reply(
+        self, name: str, body: bytes, headers: dict, target_variant: str | None = None, target: str | None = None, inference_id: str | None = None
+    ) -> Reply:
+        # What AWS's runtime refuses before any container: another endpoint's name, a body over the API's limit, an
+        # InferenceId over its limit.
+        refused = self.unknown_endpoint(name) or runtime_api.body_too_large(runtime_api.INVOKE, len(body)) or runtime_api.bad_inference_id(inference_id)
         if refused is not None:
             return refused
         if self.async_invocations is not None:
@@ -257,7 +262,7 @@ class _FrontServer(ThreadingHTTPServer):
                 if target is not None:
                     return _aws_error(400, "ValidationError", f"Endpoint {name} is not a multi-model endpoint and does not support target model header.")
                 if self.router.copies_to_shadow():  # a copy to the shadow; its answer reaches no caller
-                    self._copy_to_shadow(body, headers)
+                    self._copy_to_shadow(body, headers, inference_id)
                 reply, seconds = timed(lambda: self.forward("POST", "/invocations", body, headers, route))
             else:
                 if not target:
@@ -280,7 +285,7 @@ class _FrontServer(ThreadingHTTPServer):
             if self.invocation_slots is not None:
                 self.invocation_slots.release()
         if self.recorder is not None:
-            self.recorder.record(route.name, body, headers.get("Content-Type", ""), reply.status, reply.body, reply.content_type, seconds)
+            self.recorder.record(route.name, body, headers.get("Content-Type", ""), reply.status, reply.body, reply.content_type, seconds, inference_id)
         if reply.status == 502 and b"WorkerUnavailable" in reply.body:  # no container answered at all: SageMaker's own 5xx
             return _aws_error(503, "ServiceUnavailable", "the model container is not reachable")
         if reply.status < 400:

@@ -40,6 +40,7 @@ AUTONAMED = {
     "aws:iam/rolePolicy:RolePolicy": "name",
     "aws:sagemaker/model:Model": "name",
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration": "name",
+    "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition": "name",
 }
 
 
@@ -319,6 +320,8 @@ KEY_SETTINGS = {
     "aws:sagemaker/endpoint:Endpoint": ["name", "endpointConfigName", "deploymentConfig"],
     "aws:cloudwatch/metricAlarm:MetricAlarm": ["name", "metricName", "dimensions", "statistic", "extendedStatistic", "threshold", "period", "evaluationPeriods", "treatMissingData"],
     "aws:cloudwatch/dashboard:Dashboard": ["dashboardName"],
+    "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition": ["name", "dataQualityBaselineConfig", "jobResources", "stoppingCondition"],
+    "aws:sagemaker/monitoringSchedule:MonitoringSchedule": ["name", "monitoringScheduleConfig"],
     "aws:sns/topic:Topic": ["name"],
     "aws:sns/topicSubscription:TopicSubscription": ["protocol", "endpoint"],
     "aws:appautoscaling/target:Target": ["resourceId", "scalableDimension", "minCapacity", "maxCapacity"],

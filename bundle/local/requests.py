@@ -70,6 +70,10 @@ TRANSLATIONS: dict[str, Translation] = {
     # The REST front's (bundle/deploy/api.py): retention is PutRetentionPolicy's (below); the key's value is AWS's.
     "aws:cloudwatch/logGroup:LogGroup": Translation("logs", "CreateLogGroup", {"name": "logGroupName", "retentionInDays": ""}),
     "aws:apigateway/apiKey:ApiKey": Translation("apigateway", "CreateApiKey"),
+    # Model quality (bundle/deploy/monitoring.py): shaped and checked like every request; moto has no monitoring
+    # schedules, so the emulator does not replay these two (bundle/local/emulator.py NOT_REPLAYED).
+    "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition": Translation("sagemaker", "CreateDataQualityJobDefinition", {"name": "JobDefinitionName"}),
+    "aws:sagemaker/monitoringSchedule:MonitoringSchedule": Translation("sagemaker", "CreateMonitoringSchedule", {"name": "MonitoringScheduleName"}),
 }
 SKIPPED_TYPES = ("pulumi:providers:",)  # providers are no AWS resources
 # The REST front (bundle/deploy/api.py): what moto cannot stand in for is not replayed, and says why. Its log groups
@@ -168,6 +172,8 @@ def _value(value: Any, shape: Shape, where: str) -> Any:
             raise BundleError(f"{where}: expected an object for {shape.name}")
         return shaped(value, shape, {}, where)
     if isinstance(shape, ListShape):
+        if isinstance(value, dict) and not _is_pair(shape.member):  # a one-item block Pulumi flattens (MonitoringOutputs)
+            return [_value(value, shape.member, where)]
         if isinstance(value, dict):  # tags and dimensions: Pulumi's maps are AWS's lists of pairs
             key, val = _pair_names(shape.member)
             return [{key: k, val: v} for k, v in sorted(value.items())]
@@ -194,6 +200,11 @@ def _asset_bytes(source, fallback: bytes | None) -> bytes:
         with open(path, "rb") as f:
             return f.read()
     return fallback if fallback is not None else b""
+
+
+def _is_pair(shape: Shape) -> bool:
+    names = list(getattr(shape, "members", {}))
+    return any(all(n in names for n in pair) for pair in (("Key", "Value"), ("Name", "Value")))
 
 
 def _pair_names(shape: Shape) -> tuple[str, str]:

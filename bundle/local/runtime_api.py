@@ -30,3 +30,20 @@ def body_too_large(operation: str, size: int) -> Reply | None:
     if size <= limit:
         return None
     return json_reply(413, {"message": f"HTTP content length exceeded {limit} bytes."})
+
+
+def bad_inference_id(inference_id: str | None) -> Reply | None:
+    """A ValidationError for an InferenceId outside the model's length and pattern (1 to 64 printable characters, no
+    leading blank), else None. boto3 checks the minimum itself; the maximum and the pattern only AWS does."""
+    if inference_id is None:
+        return None
+    import regex
+
+    from bundle.local.reply import aws_error
+    from bundle.params.shapes import service_model
+
+    shape = service_model("sagemaker-runtime").operation_model(INVOKE).input_shape.members["InferenceId"]
+    low, high, pattern = shape.metadata.get("min", 1), shape.metadata["max"], shape.metadata.get("pattern")
+    if low <= len(inference_id) <= high and (not pattern or regex.match(pattern.replace(r"\A", "^").replace(r"\z", r"\Z"), inference_id)):
+        return None
+    return aws_error(400, "ValidationError", f"InferenceId must be {low} to {high} printable characters, not starting with a blank (got {len(inference_id)})")

@@ -9,7 +9,9 @@ What AWS does, and what this stands in for (shared FACTS.md, "Several production
   shadow; only the production variant's answer returns to the caller;
 - with data capture, sampled requests and responses land as JSON Lines under
   <destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl, one object per call: captureData.endpointInput and
-  endpointOutput ({observedContentType, mode, data, encoding}), eventMetadata ({eventId, inferenceTime}), eventVersion.
+  endpointOutput ({observedContentType, mode, data, encoding}), eventMetadata ({eventId, inferenceTime, and
+  inferenceId when the caller sent InferenceId}), eventVersion. Model Monitor joins ground truth on inferenceId when
+  a record has one, else on eventId (developer guide, "Ingest Ground Truth labels and merge them with predictions").
   (SageMaker batches several records per file and writes every few minutes; here a file is written on flush.)
 - SageMaker publishes Invocations, Invocation4XXErrors, Invocation5XXErrors and ModelLatency (µs) per
   EndpointName and VariantName to AWS/SageMaker; the front publishes the same names into the emulator on flush.
@@ -87,15 +89,16 @@ def _encoded(body: bytes, content_type: str) -> tuple[str, str]:
     return base64.b64encode(body).decode(), "BASE64"
 
 
-def capture_record(body: bytes, content_type: str, answer: bytes, answer_type: str, when: datetime) -> dict:
+def capture_record(body: bytes, content_type: str, answer: bytes, answer_type: str, when: datetime, inference_id: str | None = None) -> dict:
     data_in, enc_in = _encoded(body, content_type)
     data_out, enc_out = _encoded(answer, answer_type)
+    metadata = {"eventId": str(uuid.uuid4()), **({"inferenceId": inference_id} if inference_id else {})}
     return {
         "captureData": {
             "endpointInput": {"observedContentType": content_type, "mode": "INPUT", "data": data_in, "encoding": enc_in},
             "endpointOutput": {"observedContentType": answer_type, "mode": "OUTPUT", "data": data_out, "encoding": enc_out},
         },
-        "eventMetadata": {"eventId": str(uuid.uuid4()), "inferenceTime": when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"},
+        "eventMetadata": {**metadata, "inferenceTime": when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"},
         "eventVersion": "0",
     }
 
@@ -117,7 +120,9 @@ class Recorder:
     def __post_init__(self):
         self._random = random.Random(self.seed)
 
-    def record(self, variant: str, body: bytes, content_type: str, status: int, answer: bytes, answer_type: str, seconds: float) -> None:
+    def record(
+        self, variant: str, body: bytes, content_type: str, status: int, answer: bytes, answer_type: str, seconds: float, inference_id: str | None = None
+    ) -> None:
         when = datetime.now(timezone.utc)
         with self._lock:
             metrics = self._metrics[variant]
@@ -127,7 +132,7 @@ class Recorder:
             if status < 400:
                 metrics["ModelLatency"].append(seconds * 1e6)
             if self.capture_destination and status < 400 and self._random.random() * 100 < self.sampling_percentage:
-                self._records[variant].append(capture_record(body, content_type, answer, answer_type, when))
+                self._records[variant].append(capture_record(body, content_type, answer, answer_type, when, inference_id))
 
     def flush(self) -> list[str]:
         """Write what was recorded: one capture file per variant, one PutMetricData per variant. The keys written."""

@@ -129,6 +129,7 @@ class EndpointClient:
         accept: str | None = "application/json",
         target_model: str | None = None,
         target_variant: str | None = None,
+        inference_id: str | None = None,  # recorded with the captured data: the key its ground truth is written under
     ) -> Answer:
         """One invocation; raises botocore's ClientError for what is not retried (ModelError, ValidationError, ...)
         and for ModelNotReadyException once `not_ready_attempts` calls were refused."""
@@ -139,6 +140,8 @@ class EndpointClient:
             request["TargetModel"] = target_model
         if target_variant:
             request["TargetVariant"] = target_variant
+        if inference_id:
+            request["InferenceId"] = inference_id
         attempt = 1
         while True:
             try:

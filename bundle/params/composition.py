@@ -6,6 +6,7 @@ Only a value the user set explicitly can conflict, and the rules then name both 
   multi-model container starts, which isolation forbids);
 - shadow.enabled: data_capture.enabled defaults to true (a shadow test compares both variants' captured predictions);
 - deployment.strategy ROLLING: deployment.rolling takes its defaults (half the fleet per batch, a rollback all at once);
+- monitoring.enabled: data_capture.enabled defaults to true (accuracy and drift are computed from captured data);
 - a serverless endpoint has no network isolation, no data capture and no inference pipeline: saying so
   (`enable_network_isolation: false`, `data_capture: {"enabled": false}`, `preprocessing: {"enabled": false}`) is no conflict, and the key is dropped as if it were left out.
 """
@@ -35,6 +36,10 @@ def follow_features(raw: dict, default_mode: str) -> dict:
     rollout = document.get("deployment")
     if isinstance(rollout, dict) and rollout.get("strategy") == ROLLING:
         rollout.setdefault("rolling", {})
+    if _enabled(document, "monitoring") and mode == REALTIME and not _enabled(document, "multi_model"):  # elsewhere refused
+        capture = document.setdefault("data_capture", {})
+        if isinstance(capture, dict):
+            capture.setdefault("enabled", True)
     if mode == SERVERLESS:
         if document.get("enable_network_isolation") is False:
             del document["enable_network_isolation"]

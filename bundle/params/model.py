@@ -150,6 +150,23 @@ class DataCapture:
 
 
 @dataclass(frozen=True)
+class Monitoring:
+    """Model quality in production (bundle/deploy/monitoring.py); off unless `monitoring.enabled`."""
+
+    enabled: bool
+    ground_truth_prefix: str  # a key prefix in the bundle's bucket
+    accuracy_threshold: float  # 0: derived from the POC model's cross-validated accuracy when it is built
+    accuracy_period_seconds: int
+    schedule: str  # hourly | daily
+    instance_type: str
+    volume_size_gb: int
+    max_runtime_seconds: int
+
+
+MONITORING_OFF = Monitoring(False, "ground-truth", 0.0, 3600, "hourly", "ml.m5.xlarge", 20, 1800)
+
+
+@dataclass(frozen=True)
 class Vpc:
     subnet_ids: tuple[str, ...]
     security_group_ids: tuple[str, ...]
@@ -277,6 +294,7 @@ class Params:
     multi_model: MultiModel = MULTI_MODEL_OFF  # enabled is False when serverless
     preprocessing: Preprocessing = PREPROCESSING_OFF  # a preprocessing container before the model (realtime, async)
     model_package: ModelPackageRef | None = None  # model_source model-package only
+    monitoring: Monitoring = MONITORING_OFF  # model quality: off unless the params set monitoring.enabled
 
     @property
     def is_multi_model(self) -> bool:
@@ -339,6 +357,8 @@ class Params:
     def needs_bucket(self) -> bool:
         """The bundle's bucket holds the POC artifact (or a multi-model endpoint's models), the variants' recipes' artifacts,
         the preprocessing code and, unless told otherwise, captured data and async requests."""
+        """The bundle's bucket holds the POC artifact (or a multi-model endpoint's models), the variants' recipes' artifacts
+        and, unless told otherwise, captured data and async requests; with monitoring, its baseline, labels and reports."""
         async_in_bucket = self.async_inference is not None and self.async_inference.uses_bundle_bucket
         return (
             self.builds_poc_model
@@ -348,6 +368,7 @@ class Params:
             or async_in_bucket
             or self.batch_transform.uses_bundle_bucket
             or self.preprocessing.enabled  # the preprocessing code's archive
+            or self.monitoring.enabled  # the baseline, the ground truth and the reports
         )
 
 

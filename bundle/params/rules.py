@@ -25,6 +25,8 @@ from bundle.params.model import (
     Deployment,
     InvalidParams,
     ModelPackageRef,
+    MONITORING_OFF,
+    Monitoring,
     MultiModel,
     PREPROCESSING_OFF,
     Params,
@@ -139,6 +141,7 @@ def cross_field_problems(document: dict) -> list[Problem]:
                 )
             )
     problems += _api_problems(document.get("api"))
+    problems += _monitoring_problems(document)
     problems += _instance_type_problems(document)
     vpc = document.get("vpc", {})
     subnets, groups = vpc.get("subnet_ids", []), vpc.get("security_group_ids", [])
@@ -193,6 +196,67 @@ def _model_package_problems(document: dict) -> list[Problem]:
     if not group and not arn:
         return [Problem("model_package", "give model_package.group (the group's latest Approved version) or model_package.arn (one version)")]
     return []
+def _monitoring_problems(document: dict) -> list[Problem]:
+    """Model quality monitoring reads captured data: what turns capture off, or has none, conflicts with it."""
+    monitoring = document.get("monitoring")
+    if not isinstance(monitoring, dict) or monitoring.get("enabled") is not True:
+        return []
+    mode = document.get("deployment_mode")
+    if mode in (SERVERLESS, ASYNC):
+        return [
+            Problem(
+                "monitoring.enabled",
+                f"monitoring.enabled true conflicts with deployment_mode {mode}: AWS captures no data of {mode} endpoints, and "
+                "accuracy and data quality are computed from captured data; use deployment_mode realtime, or set monitoring.enabled to false",
+            )
+        ]
+    if (document.get("multi_model") or {}).get("enabled") is True:
+        return [
+            Problem(
+                "monitoring.enabled",
+                "monitoring.enabled true conflicts with multi_model.enabled true: AWS supports neither data capture nor Model Monitor on "
+                "multi-model endpoints; set monitoring.enabled to false, or multi_model.enabled to false",
+            )
+        ]
+    problems: list[Problem] = []
+    capture = document.get("data_capture")
+    if isinstance(capture, dict) and capture.get("enabled") is False:  # composition made it true unless the user set false
+        problems.append(
+            Problem(
+                "data_capture.enabled",
+                "data_capture.enabled false conflicts with monitoring.enabled true: accuracy, drift and Model Monitor's data-quality "
+                "job read the captured requests and responses; leave data_capture.enabled out (it then follows monitoring.enabled) "
+                "or set monitoring.enabled to false",
+            )
+        )
+    source = document.get("model_source")
+    if source in ("custom-s3", "model-package"):
+        problems.append(
+            Problem(
+                "monitoring.enabled",
+                f"monitoring.enabled true conflicts with model_source {source}: the data-quality baseline and the default accuracy "
+                "threshold are computed from the POC model's training data and cross-validation, which a model built elsewhere does "
+                "not have here; use model_source poc-sklearn, or set monitoring.enabled to false",
+            )
+        )
+    if (document.get("preprocessing") or {}).get("enabled") is True:
+        problems.append(
+            Problem(
+                "monitoring.enabled",
+                "monitoring.enabled true conflicts with preprocessing.enabled true: the endpoint captures the pipeline's raw records "
+                "(named features, units) while the baseline, accuracy and drift read the model's four columns; set one of them to false",
+            )
+        )
+    runtime, schedule = monitoring.get("max_runtime_seconds"), monitoring.get("schedule")
+    if schedule == "hourly" and _ints(runtime) and runtime > 3600:
+        problems.append(
+            Problem(
+                "monitoring.max_runtime_seconds",
+                f"max_runtime_seconds {runtime} is longer than monitoring.schedule hourly's hour: each run must end before the next "
+                "starts; lower it to 3600 or less, or set monitoring.schedule to daily",
+            )
+        )
+    return problems
 
 
 def _multi_model_problems(document: dict) -> list[Problem]:
@@ -388,6 +452,7 @@ def validate(raw: Any, source: str = "params") -> Params:
         api=_api(d.get("api")),
         preprocessing=Preprocessing(**d["preprocessing"]) if d.get("preprocessing") else PREPROCESSING_OFF,
         model_package=_model_package(d),
+        monitoring=_monitoring(d.get("monitoring")),
     )
 
 
@@ -445,6 +510,11 @@ def _model_package(d: dict) -> ModelPackageRef | None:
     if d["model_source"] != "model-package":
         return None
     return ModelPackageRef(group=d["model_package"]["group"], arn=d["model_package"]["arn"])
+def _monitoring(document: dict | None) -> Monitoring:
+    """`monitoring` has no default of its own (x-absent-unless-set): a document without it plans as before."""
+    if not document:
+        return MONITORING_OFF
+    return Monitoring(**{**document, "accuracy_threshold": float(document["accuracy_threshold"])})
 
 
 def _multi_model(settings: dict | None, off: dict) -> MultiModel:

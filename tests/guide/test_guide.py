@@ -54,6 +54,7 @@ SCENARIOS = {
     },
     "shadow": {"data_capture": {"enabled": True, "sampling_percentage": 100}, "shadow": {"enabled": True}},
     "async-scale-to-zero-batch": {"deployment_mode": "async", "autoscaling": {"min_capacity": 0}, "batch_transform": {"enabled": True}},
+    "monitoring": {"data_capture": {"sampling_percentage": 100}, "monitoring": {"enabled": True}, "alarms": {"email": "ops@example.com"}},
     "api-direct-iam": {"api": {"enabled": True}},
     "api-lambda-key": {"api": {"enabled": True, "integration": "lambda", "auth": "api_key", "quota_per_day": 1000}},
     "pipeline-mm-batch": {"endpoint_name": "iris-pipeline", "preprocessing": {"enabled": True, "unit": "mm"}, "batch_transform": {"enabled": True}},
@@ -332,3 +333,14 @@ def test_callers_policy_rollback_cost_and_teardown_sections():
     assert "3072 MB, per second" in serverless and "provisioned concurrency | `2`" in serverless
     assert "Lambda (https://aws.amazon.com/lambda/pricing/)" in keyed and "REST API | requests per hour" in keyed
     assert "The REST API goes with it" in keyed and "The REST API goes with it" not in default
+
+
+def test_the_model_quality_section_appears_only_with_monitoring_and_names_its_outputs():
+    _, outputs, monitored = RENDERED["monitoring"]
+    _, _, default = RENDERED["poc-autoscaling"]
+    quality = outputs["monitoring"]
+    assert "## Model quality" in monitored and "## Model quality" not in default and "monitor accuracy" not in default
+    for value in (quality["ground_truth"], quality["capture"], quality["baseline_constraints"], quality["schedule_name"], quality["alarms"][0]["name"]):
+        assert value in monitored, value
+    assert f"under **{quality['accuracy_threshold']}**" in monitored and "InferenceId=inference_id" in monitored
+    assert "--publish" in monitored and "monitor drift" in monitored and outputs["alarm_topic_arn"] in monitored

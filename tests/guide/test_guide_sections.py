@@ -63,6 +63,7 @@ COMBINATIONS = {
     "ab-variants-no-capture": {"variants": [{"name": "challenger", "weight": 2}]},
     "ab-variants-custom-primary-capture": {**CUSTOM, "data_capture": {"enabled": True}, "variants": [{"name": "b", "autoscaling": {"enabled": False}}]},
     "shadow": {"data_capture": {"enabled": True}, "shadow": {"enabled": True, "model": "s3://team-models/iris/v3/model.tar.gz"}},
+    "monitoring-topic-vpc": {"monitoring": {"enabled": True, "schedule": "daily"}, "alarms": {"topic_arn": TOPIC}, "vpc": VPC},
     "api-direct-iam": {"api": {"enabled": True}},
     "api-lambda-key-quota": {"api": {"enabled": True, "integration": "lambda", "auth": "api_key", "quota_per_day": 1000}},
     "api-direct-key-serverless": {"deployment_mode": "serverless", "api": {"enabled": True, "auth": "api_key"}},
