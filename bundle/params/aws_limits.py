@@ -13,7 +13,8 @@ import math
 from importlib import metadata
 from typing import Any, Iterator
 
-from bundle.params.aws_requests import SAGEMAKER_RUNTIME, arn_region, implied_requests, tag_pairs
+from bundle.names import arn_region
+from bundle.params.aws_requests import SAGEMAKER_RUNTIME, implied_requests, tag_pairs
 from bundle.params.shapes import Violation, botocore_session, check_request
 from bundle.names import split_s3_uri
 

@@ -11,47 +11,21 @@ import json
 from typing import Any
 
 from bundle.names import (
-    BUNDLE_TAG,
     PIPELINE_STAGES,
     PREPROCESSING_ENVIRONMENT,
-    arn_region,
-    MODEL_QUALITY_NAMESPACE,
-    MONITORING_BASELINE_PREFIX,
-    MONITORING_REPORTS_PREFIX,
-    MONITORING_SCHEDULES,
-    PREDICTION_ACCURACY_METRIC,
-    accuracy_alarm_name,
-    model_quality_dimensions,
-    monitoring_schedule_name,
     SCALABLE_DIMENSION,
     alarm_names,
     alarm_topic_name,
     dashboard_name,
-    logical_name,
     scaling_policy_name,
     scaling_resource_id,
     split_s3_uri,
 )
+from bundle.params import feature_requests
+from bundle.params.request_names import ACCOUNT, AUTONAME, SHA256, auto, tag_list, tag_pairs
 from bundle.params.shapes import From, Request
 
-AUTONAME = "-" + "a" * 7  # what Pulumi appends to an auto-named resource's logical name
-ACCOUNT = "123456789012"  # any 12 digits: no limit depends on which
-SHA256 = "0" * 64
 SAGEMAKER_RUNTIME = "sagemaker-runtime"
-
-def tag_pairs(d: dict) -> list[tuple[From, From]]:
-    pairs = [(From(k, f"tags.{k}"), From(v, f"tags.{k}")) for k, v in d["tags"].items()]
-    pairs += [(From("bundle", "(derived)"), From(BUNDLE_TAG, "(derived)")), (From("endpoint", "endpoint_name"), From(d["endpoint_name"], "endpoint_name"))]
-    return pairs
-
-
-def _tag_list(d: dict) -> list[dict]:
-    return [{"Key": k, "Value": v} for k, v in tag_pairs(d)]
-
-
-def _auto(d: dict, suffix: str, limit: int = 63, lower: bool = False) -> From:
-    return From(logical_name(d["endpoint_name"], suffix, limit=limit, lower=lower) + AUTONAME, "endpoint_name")
-
 
 def _multi_model_requests(d: dict, multi: dict, bundle_bucket: str, endpoint: From) -> list[Request]:
     """A multi-model endpoint's uploads and copies under its prefix, and the InvokeEndpoint that names each model."""
@@ -88,8 +62,8 @@ def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws")
     bundle_bucket = "sagemaker-bundle-artifacts" + AUTONAME
     preprocessing = bool((d.get("preprocessing") or {}).get("enabled"))
     needs_bucket = poc or multi_model or preprocessing or (capturing and not capture.get("destination_s3_uri"))
-    model_name, config_name = _auto(d, "model"), _auto(d, "config")
-    role_name = _auto(d, "role", limit=64)
+    model_name, config_name = auto(d, "model"), auto(d, "config")
+    role_name = auto(d, "role", limit=64)
     role_arn = From(f"arn:{partition}:iam::{ACCOUNT}:role/{role_name.value}", "endpoint_name")
     image_tag = f"{d['serving_image_version']}-cpu-py3"
     image = From(f"{ACCOUNT}.dkr.ecr.{region}.amazonaws.com/sagemaker-scikit-learn:{image_tag}", "serving_image_version")
@@ -99,11 +73,11 @@ def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws")
         model_url = From(f"s3://{bundle_bucket}/models/{SHA256}/model.tar.gz", "(derived)")
     else:
         model_url = From(d["custom_model_s3_uri"], "custom_model_s3_uri")
-    tags = _tag_list(d)
+    tags = tag_list(d)
     requests: list[Request] = []
     package = d.get("model_package") if d["model_source"] == "model-package" else None
     if package:
-        requests += _registry_requests(package)
+        requests += feature_requests.registry_requests(package)
 
     # --- S3: the bundle's bucket and the artifact ---
     if needs_bucket:
@@ -149,7 +123,7 @@ def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws")
         Request(
             "iam",
             "PutRolePolicy",
-            {"RoleName": role_name, "PolicyName": _auto(d, "execution", limit=128), "PolicyDocument": json.dumps({"Version": "2012-10-17", "Statement": []})},
+            {"RoleName": role_name, "PolicyName": auto(d, "execution", limit=128), "PolicyDocument": json.dumps({"Version": "2012-10-17", "Statement": []})},
         )
     )
 
@@ -157,7 +131,7 @@ def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws")
     # AWS's rule, in no service model: a container naming a model package takes its image and data from the package,
     # so it must not also give Image or ModelDataUrl.
     container = (
-        {"ModelPackageName": _package_version_arn(package, region, partition), "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}}
+        {"ModelPackageName": feature_requests.package_version_arn(package, region, partition), "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}}
         if package
         else {"Image": image, "ModelDataUrl": model_url, "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}}
     )
@@ -322,7 +296,7 @@ def implied_requests(d: dict, region: str = "us-east-1", partition: str = "aws")
         )
     )
     requests.append(Request("cloudwatch", "PutDashboard", {"DashboardName": From(dashboard_name(d["endpoint_name"]), "endpoint_name"), "DashboardBody": '{"widgets": []}'}))
-    requests += _monitoring_requests(d, endpoint, bundle_bucket, region, partition)
+    requests += feature_requests.monitoring_requests(d, endpoint, bundle_bucket, region, partition)
     return requests
 
 
@@ -358,95 +332,6 @@ def _rolling_update(rollout: dict) -> dict:
             "Value": From(r["rollback_batch_size"], "deployment.rolling.rollback_batch_size"),
         }
     return {"RollingUpdatePolicy": policy}
-
-
-def _registry_requests(package: dict) -> list[Request]:
-    """What the plan asks the Model Registry (bundle/ops/registry.py), and the guide's rollback of the deployed version."""
-    if package["group"]:
-        group = From(package["group"], "model_package.group")
-        return [
-            Request("sagemaker", "DescribeModelPackageGroup", {"ModelPackageGroupName": group}),
-            Request(
-                "sagemaker",
-                "ListModelPackages",
-                {"ModelPackageGroupName": group, "ModelApprovalStatus": "Approved", "SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": 1},
-            ),
-        ]
-    arn = From(package["arn"], "model_package.arn")
-    return [
-        Request("sagemaker", "DescribeModelPackage", {"ModelPackageName": arn}),
-        # The guide's way back from a bad version: reject it (`aws sagemaker update-model-package`), which takes an ARN.
-        Request("sagemaker", "UpdateModelPackage", {"ModelPackageArn": arn, "ModelApprovalStatus": "Rejected"}),
-    ]
-
-
-def _package_version_arn(package: dict, region: str, partition: str) -> From:
-    """CreateModel's ModelPackageName: the pinned ARN, or a version of the group at its longest (a 9-digit version)."""
-    if package["arn"]:
-        return From(package["arn"], "model_package.arn")
-    group = package["group"]
-    if group.startswith("arn:"):
-        return From(group.replace(":model-package-group/", ":model-package/", 1) + "/" + "9" * 9, "model_package.group")
-    return From(f"arn:{partition}:sagemaker:{region}:{ACCOUNT}:model-package/{group}/{'9' * 9}", "model_package.group")
-
-
-def _monitoring_requests(d: dict, endpoint: From, bucket: str, region: str, partition: str) -> list[Request]:
-    """Model quality (monitoring.enabled): the data-quality job definition and its schedule (their limits are botocore's:
-    ProcessingInstanceType, ProcessingVolumeSizeInGB, MonitoringMaxRuntimeInSeconds), and the accuracy alarm."""
-    m = d.get("monitoring") or {}
-    if not m.get("enabled"):
-        return []
-    baseline = f"s3://{bucket}/{MONITORING_BASELINE_PREFIX}/{SHA256[:12]}"
-    definition = _auto(d, "data-quality")
-    role = f"arn:{partition}:iam::{ACCOUNT}:role/" + _auto(d, "monitor-role", limit=64).value
-    job = {
-        "JobDefinitionName": definition,
-        "DataQualityBaselineConfig": {
-            "ConstraintsResource": {"S3Uri": f"{baseline}/constraints.json"},
-            "StatisticsResource": {"S3Uri": f"{baseline}/statistics.json"},
-        },
-        "DataQualityAppSpecification": {"ImageUri": f"000000000000.dkr.ecr.{region}.amazonaws.com/sagemaker-model-monitor-analyzer:latest"},
-        "DataQualityJobInput": {"EndpointInput": {"EndpointName": endpoint, "LocalPath": "/opt/ml/processing/input/endpoint"}},
-        "DataQualityJobOutputConfig": {
-            "MonitoringOutputs": [{"S3Output": {"S3Uri": f"s3://{bucket}/{MONITORING_REPORTS_PREFIX}/{d['endpoint_name']}", "LocalPath": "/opt/ml/processing/output"}}]
-        },
-        "JobResources": {
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": From(m["instance_type"], "monitoring.instance_type"),
-                "VolumeSizeInGB": From(m["volume_size_gb"], "monitoring.volume_size_gb"),
-            }
-        },
-        "StoppingCondition": {"MaxRuntimeInSeconds": From(m["max_runtime_seconds"], "monitoring.max_runtime_seconds")},
-        "RoleArn": role,
-        "Tags": _tag_list(d),
-    }
-    schedule = {
-        "MonitoringScheduleName": From(monitoring_schedule_name(d["endpoint_name"]), "endpoint_name"),
-        "MonitoringScheduleConfig": {
-            "ScheduleConfig": {"ScheduleExpression": MONITORING_SCHEDULES[m["schedule"]]},
-            "MonitoringJobDefinitionName": definition,
-            "MonitoringType": "DataQuality",
-        },
-        "Tags": _tag_list(d),
-    }
-    alarm = {
-        "AlarmName": From(accuracy_alarm_name(d["endpoint_name"]), "endpoint_name"),
-        "Namespace": MODEL_QUALITY_NAMESPACE,
-        "MetricName": PREDICTION_ACCURACY_METRIC,
-        "Dimensions": [{"Name": k, "Value": From(v, "endpoint_name")} for k, v in model_quality_dimensions(d["endpoint_name"], d["variant_name"]).items()],
-        "Statistic": "Average",
-        "Period": From(m["accuracy_period_seconds"], "monitoring.accuracy_period_seconds"),
-        "EvaluationPeriods": 1,
-        "Threshold": From(float(m["accuracy_threshold"] or 1.0), "monitoring.accuracy_threshold"),  # 0: derived when built
-        "ComparisonOperator": "LessThanThreshold",
-        "TreatMissingData": "notBreaching",
-    }
-    return [
-        Request("sagemaker", "CreateDataQualityJobDefinition", job),
-        Request("sagemaker", "CreateMonitoringSchedule", schedule),
-        Request("cloudwatch", "PutMetricAlarm", alarm),
-    ]
 
 
 def _sized_variant(v: dict, where: str, model_name: From) -> dict:
