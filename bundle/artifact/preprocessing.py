@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from bundle.artifact.baseline import training_data
 from bundle.artifact.recipes import INFERENCE_SOURCE
 from bundle.artifact.tarball import deterministic_tarball
 from bundle.files import write_atomically
@@ -40,11 +41,7 @@ class PreprocessingArtifact:
 
 def feature_names() -> tuple[str, ...]:
     """The POC model's features in column order, named as its manifest names them (model/train.py)."""
-    from sklearn.datasets import load_iris
-
-    from model.train import feature_name
-
-    return tuple(feature_name(n) for n in load_iris().feature_names)
+    return training_data().names
 
 
 def preprocessing_tarball(unit: str) -> bytes:

@@ -64,6 +64,47 @@ def create_execution_role(
     return ExecutionRole(role, policy)
 
 
+@dataclass(frozen=True)
+class ContainerGrants:
+    """What any SageMaker container's role needs to run it: its image, its log group, its metric namespace, and the
+    words its statements' Sids use (PullServingImage, WriteEndpointLogs, PutEndpointMetrics ...)."""
+
+    repository_arn: str
+    log_group_arn: str
+    metric_namespace: str
+    image: str
+    logs: str
+    metrics: str
+
+
+def container_statements(g: ContainerGrants) -> list[dict]:
+    """Pull the image, write the log group's streams, put metrics in the namespace only."""
+    return [
+        # GetAuthorizationToken has no resource-level permissions: AWS requires "*" for it alone.
+        {"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": ["*"]},
+        {
+            "Sid": f"Pull{g.image}Image",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "Resource": [g.repository_arn],
+        },
+        {
+            "Sid": f"Write{g.logs}Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+            "Resource": [g.log_group_arn, f"{g.log_group_arn}:log-stream:*"],
+        },
+        # PutMetricData has no resources either; the condition pins it to the one namespace.
+        {
+            "Sid": f"Put{g.metrics}Metrics",
+            "Effect": "Allow",
+            "Action": ["cloudwatch:PutMetricData"],
+            "Resource": ["*"],
+            "Condition": {"StringEquals": {"cloudwatch:namespace": g.metric_namespace}},
+        },
+    ]
+
+
 def execution_policy(
     grants: RoleGrants,
     readable: str | list[str],
@@ -83,28 +124,7 @@ def execution_policy(
     statements = [
         # Every variant's model (A/B, shadow): a list of readable ARNs; one model: the one.
         {"Sid": "ReadModelArtifact", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": list(readable) if isinstance(readable, list) else [readable]},
-        # GetAuthorizationToken has no resource-level permissions: AWS requires "*" for it alone.
-        {"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": ["*"]},
-        {
-            "Sid": "PullServingImage",
-            "Effect": "Allow",
-            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-            "Resource": [f"arn:{partition}:ecr:{region}:{registry}:repository/{REPOSITORY}"],
-        },
-        {
-            "Sid": "WriteEndpointLogs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
-            "Resource": [log_group, f"{log_group}:log-stream:*"],
-        },
-        # PutMetricData has no resources either; the condition pins it to SageMaker's endpoint namespace.
-        {
-            "Sid": "PutEndpointMetrics",
-            "Effect": "Allow",
-            "Action": ["cloudwatch:PutMetricData"],
-            "Resource": ["*"],
-            "Condition": {"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/Endpoints"}},
-        },
+        *container_statements(ContainerGrants(f"arn:{partition}:ecr:{region}:{registry}:repository/{REPOSITORY}", log_group, "/aws/sagemaker/Endpoints", "Serving", "Endpoint", "Endpoint")),
     ]
     if packages:
         # The Model Registry version the Model is made from (its archive is in ReadModelArtifact).

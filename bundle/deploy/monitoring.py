@@ -25,7 +25,7 @@ import pulumi_aws as aws
 
 from bundle.artifact.baseline import Baseline
 from bundle.deploy.fleet import suffix
-from bundle.deploy.iam import vpc_statements
+from bundle.deploy.iam import ContainerGrants, container_statements, vpc_statements
 from bundle.deploy.storage import STABLE_PREFIX, BundleBucket
 from bundle.names import (
     MODEL_QUALITY_NAMESPACE,
@@ -264,26 +264,9 @@ def monitor_policy(settings: MonitoringSettings, where: dict, region: str, accou
             for i, (bucket, prefixes) in enumerate(sorted(buckets.items()))
         ),
         {"Sid": "WriteReports", "Effect": "Allow", "Action": ["s3:PutObject"], "Resource": [_object_arn(partition, where["reports"])]},
-        {"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": ["*"]},
-        {
-            "Sid": "PullAnalyzerImage",
-            "Effect": "Allow",
-            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-            "Resource": [f"arn:{partition}:ecr:{region}:{registry}:repository/{MONITOR_REPOSITORY}"],
-        },
-        {
-            "Sid": "WriteJobLogs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
-            "Resource": [log_group, f"{log_group}:log-stream:*"],
-        },
-        {
-            "Sid": "PutDataQualityMetrics",
-            "Effect": "Allow",
-            "Action": ["cloudwatch:PutMetricData"],
-            "Resource": ["*"],
-            "Condition": {"StringEquals": {"cloudwatch:namespace": DATA_METRICS_NAMESPACE}},
-        },
+        *container_statements(
+            ContainerGrants(f"arn:{partition}:ecr:{region}:{registry}:repository/{MONITOR_REPOSITORY}", log_group, DATA_METRICS_NAMESPACE, "Analyzer", "Job", "DataQuality")
+        ),
     ]
     if settings.capture_key:
         statements.append({"Sid": "DecryptCapturedData", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [settings.capture_key]})

@@ -4,7 +4,7 @@ with; rules.py runs them with the others."""
 from __future__ import annotations
 
 from bundle.params.model import Problem
-from bundle.params.schema import ASYNC, SERVERLESS
+from bundle.params.schema import ASYNC, SERVERLESS, integers
 
 
 def model_package_problems(document: dict) -> list[Problem]:
@@ -80,7 +80,7 @@ def monitoring_problems(document: dict) -> list[Problem]:
             )
         )
     runtime, schedule = monitoring.get("max_runtime_seconds"), monitoring.get("schedule")
-    if schedule == "hourly" and isinstance(runtime, int) and not isinstance(runtime, bool) and runtime > 3600:
+    if schedule == "hourly" and integers(runtime) and runtime > 3600:
         problems.append(
             Problem(
                 "monitoring.max_runtime_seconds",

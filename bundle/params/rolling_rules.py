@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 
 from bundle.params.model import CAPACITY_PERCENT, ROLLING, Batch, Problem, Rolling
+from bundle.params.schema import integers
 
 BATCH_SHARE_PERCENT = (5, 50)  # RollingUpdatePolicy.MaximumBatchSize, AWS's API reference
 
@@ -27,14 +28,11 @@ def capacity_size_types() -> tuple[str, ...]:
     return tuple(service_model("sagemaker").shape_for("CapacitySizeType").enum)
 
 
-def _ints(*values) -> bool:
-    return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
-
 
 def rolling_of(block: dict | None, fleet) -> Rolling | None:
     """The typed rolling settings of a document's `deployment.rolling` (defaults filled), or None when they are wrong on
     their own (the schema names them)."""
-    if not isinstance(block, dict) or not _ints(block.get("batch_size"), block.get("rollback_batch_size"), fleet):
+    if not isinstance(block, dict) or not integers(block.get("batch_size"), block.get("rollback_batch_size"), fleet):
         return None
     if not {block.get("batch_type"), block.get("rollback_batch_type")} <= set(capacity_size_types()):
         return None
@@ -76,7 +74,7 @@ def rolling_problems(d: dict) -> list[Problem]:
                 "the endpoint; use ALL_AT_ONCE, CANARY or LINEAR, or set shadow.enabled to false",
             )
         )
-    if _ints(rollout.get("termination_wait_seconds")) and rollout["termination_wait_seconds"] != 0:
+    if integers(rollout.get("termination_wait_seconds")) and rollout["termination_wait_seconds"] != 0:
         problems.append(
             Problem(
                 "deployment.termination_wait_seconds",
@@ -85,7 +83,7 @@ def rolling_problems(d: dict) -> list[Problem]:
             )
         )
     fleet = d.get("initial_instance_count")
-    if not _ints(fleet):
+    if not integers(fleet):
         return problems
     if fleet < 2:
         problems.append(

@@ -39,7 +39,7 @@ from bundle.params.model import (
     Vpc,
 )
 from bundle.params.variant_models import DEFAULT_RECIPE
-from bundle.params.schema import ASYNC, MODES, MODES_KEY, SERVERLESS, document_with_defaults, load_schema, with_defaults
+from bundle.params.schema import ASYNC, MODES, MODES_KEY, SERVERLESS, document_with_defaults, integers, load_schema, with_defaults
 
 
 def _path(parts) -> str:
@@ -119,7 +119,7 @@ def cross_field_problems(document: dict) -> list[Problem]:
     problems += variant_rules.variant_problems(document) + variant_rules.shadow_problems(document)
     serverless = document.get("serverless", {})
     provisioned, most = serverless.get("provisioned_concurrency"), serverless.get("max_concurrency")
-    if _ints(provisioned, most) and provisioned > most:
+    if integers(provisioned, most) and provisioned > most:
         problems.append(
             Problem(
                 "serverless.provisioned_concurrency",
@@ -169,7 +169,7 @@ def _api_problems(api) -> list[Problem]:
     if not isinstance(api, dict) or api.get("enabled") is not True:
         return []
     quota = api.get("quota_per_day")
-    if _ints(quota) and quota > 0 and api.get("auth") != "api_key":
+    if integers(quota) and quota > 0 and api.get("auth") != "api_key":
         return [
             Problem(
                 "api.quota_per_day",
@@ -214,16 +214,13 @@ def _multi_model_problems(document: dict) -> list[Problem]:
     return problems
 
 
-def _ints(*values) -> bool:
-    return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
-
 
 def _rollout_problems(document: dict) -> list[Problem]:
     """Guardrail settings that AWS would refuse, or that would make the rollback unable to happen."""
     problems: list[Problem] = []
     rollout, alarms = document.get("deployment", {}), document.get("alarms", {})
     strategy, count = rollout.get("strategy"), document.get("initial_instance_count")
-    if strategy in ("CANARY", "LINEAR") and _ints(count) and count < 2:
+    if strategy in ("CANARY", "LINEAR") and integers(count) and count < 2:
         problems.append(
             Problem(
                 "deployment.strategy",
@@ -234,7 +231,7 @@ def _rollout_problems(document: dict) -> list[Problem]:
     keys = ("wait_interval_seconds", "termination_wait_seconds", "maximum_execution_timeout_seconds", "canary_size_percent", "linear_step_percent")
     rolling = rolling_rules.rolling_of(rollout.get("rolling"), count) if strategy == ROLLING else None
     known = strategy in ("ALL_AT_ONCE", "CANARY", "LINEAR") or (rolling is not None and rolling.fleet >= 2)
-    if known and _ints(*(rollout.get(k) for k in keys)):
+    if known and integers(*(rollout.get(k) for k in keys)):
         settings = Deployment(strategy=strategy, auto_rollback=bool(rollout.get("auto_rollback")), rolling=rolling, **{k: rollout[k] for k in keys})
         timeout = settings.maximum_execution_timeout_seconds
         if timeout <= settings.total_wait_seconds:
@@ -252,7 +249,7 @@ def _rollout_problems(document: dict) -> list[Problem]:
                 )
             )
         period, periods = alarms.get("period_seconds"), alarms.get("evaluation_periods")
-        if settings.auto_rollback and _ints(period, periods) and settings.wait_interval_seconds < period * periods:
+        if settings.auto_rollback and integers(period, periods) and settings.wait_interval_seconds < period * periods:
             problems.append(
                 Problem(
                     "deployment.wait_interval_seconds",

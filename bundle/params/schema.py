@@ -93,3 +93,8 @@ def coerce_to_schema(schema: dict, value: Any, root: dict | None = None) -> Any:
         except ValueError:
             return value
     return value
+
+
+def integers(*values) -> bool:
+    """Every value is a JSON integer (not a boolean, which Python counts as one): the cross-field rules compare only those."""
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
